@@ -1,0 +1,25 @@
+//! The `aitbc-server` binary: parses the configuration, binds the listener and hands both to [`server::run`].
+
+use anyhow::Context;
+use clap::Parser;
+use server::{Config, shutdown_signal};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .init();
+    let config = Config::parse().validated()?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    tracing::info!(%url, "AITBC server listening");
+    // A line on stdout for people and scripts waiting for the server, independent of RUST_LOG.
+    println!("AITBC is running at {url}");
+    server::run(config, listener, shutdown_signal()).await
+}

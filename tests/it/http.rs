@@ -1,0 +1,98 @@
+//! The server process over plain HTTP: pages render on the server, paths answer as documented, bad input gets structured errors, and SIGTERM stops it cleanly.
+
+use aitbc_e2e::Server;
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::Value;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("http client")
+}
+
+#[tokio::test]
+async fn pages_are_rendered_on_the_server() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = client();
+    let cases = [
+        ("/", "A market for AI compute"),
+        ("/explorer/", "No chain node connected"),
+        ("/marketplace/", "No GPU offers online."),
+        ("/Exchange", "No orders"),
+        ("/wallet/", "Create a wallet"),
+        ("/docs/", "/rpc/"),
+    ];
+    for (path, text) in cases {
+        let response = http.get(server.at(path)).send().await?;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let csp = response.headers()["content-security-policy"]
+            .to_str()?
+            .to_owned();
+        let html = response.text().await?;
+        assert!(html.contains(text), "{path} lacks {text:?}");
+        // The hydration bootstrap carries the nonce that the policy allows.
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .expect("nonce in CSP");
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: script nonce differs from the CSP's"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn documented_paths_answer_as_documented() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = client();
+
+    let response = http.get(server.at("/exchange")).send().await?;
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(response.headers()["location"], "/Exchange");
+
+    let response = http.get(server.at("/health")).send().await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let health: Value = response.json().await?;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["components"]["site"]["status"], "ok");
+    assert_eq!(health["components"]["storage"]["status"], "ok");
+
+    let response = http.get(server.at("/no/such/page")).send().await?;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await?.contains("Page not found"));
+
+    for path in ["/api/jobs", "/v1/jobs", "/rpc/head", "/admin/stats"] {
+        let response = http
+            .post(server.at(path))
+            .header("x-request-id", "test-42")
+            .body("{not json")
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = response.json().await?;
+        assert_eq!(body["error"]["code"], "NOT_FOUND", "{path}: {body}");
+        assert_eq!(body["error"]["status"], 404);
+        assert_eq!(body["request_id"], "test-42");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let url = server.at("/health");
+    assert!(client().get(&url).send().await?.status().is_success());
+    assert!(
+        server.stop().await?,
+        "the server did not exit with status 0 after SIGTERM"
+    );
+    assert!(
+        client().get(&url).send().await.is_err(),
+        "still answering after SIGTERM"
+    );
+    Ok(())
+}

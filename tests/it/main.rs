@@ -1,0 +1,4 @@
+//! End-to-end tests: real server processes on loopback, real HTTP, a real headless Chromium.
+
+mod http;
+mod hydration;

@@ -1,0 +1,7 @@
+//! Harness for the end-to-end tests: starts real `aitbc-server` processes on loopback and drives a real headless Chromium over the DevTools protocol.
+
+mod browser;
+mod server;
+
+pub use browser::{Browser, ConsoleEntry, Tab};
+pub use server::Server;

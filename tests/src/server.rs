@@ -1,0 +1,108 @@
+//! A real `aitbc-server` process on a free loopback port, with its own data folder, stopped with SIGTERM when dropped.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::{Context, bail};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The server binary: `AITBC_SERVER_BIN` (set by `./x test`), else the one beside this test's
+/// target folder.
+fn server_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("AITBC_SERVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // current_exe is target/debug/deps/it-<hash>; the binary is target/debug/aitbc-server.
+    let exe = std::env::current_exe()?;
+    let guess = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("aitbc-server"))
+        .context("cannot locate the target folder")?;
+    if guess.is_file() {
+        Ok(guess)
+    } else {
+        bail!(
+            "aitbc-server is not built; run the tests with `./x test`, which builds it and the site first"
+        )
+    }
+}
+
+fn site_root() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("AITBC_SITE_ROOT") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("site"))
+        .filter(|site| site.join("pkg").is_dir())
+        .context("the site is not built; run the tests with `./x test`")
+}
+
+impl Server {
+    /// Starts the server on `127.0.0.1:0` and waits until it says where it listens.
+    pub async fn start() -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let binary = server_binary()?;
+        let mut child = Command::new(&binary)
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--site-root")
+            .arg(site_root()?)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("AITBC is running at ") {
+                    return Ok(url.trim_end_matches('/').to_owned());
+                }
+            }
+            bail!("aitbc-server exited before it listened")
+        })
+        .await
+        .context("aitbc-server did not listen within 30 s")??;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server {
+            child,
+            url,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// The full URL of `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub async fn stop(mut self) -> anyhow::Result<bool> {
+        let pid = self.child.id().context("server already gone")?;
+        std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()?;
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("the server did not stop within 10 s of SIGTERM")??;
+        Ok(status.success())
+    }
+}

@@ -1,0 +1,183 @@
+//! `./x build`: the project's own build driver (in place of cargo-leptos): the hydrate WASM bundle and its JS glue, the CSS, the public files, then the server.
+
+use std::{fs, path::Path, process::Command, time::Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{
+    setup::{DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmRoute},
+    sh::{self, run, step},
+};
+
+const BUNDLE: &str = "aitbc";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The options of `./x build`.
+#[derive(Clone, Copy, Debug)]
+pub struct Build {
+    pub release: bool,
+}
+
+impl Build {
+    pub fn from_args(args: &[String]) -> anyhow::Result<Self> {
+        let mut build = Build { release: false };
+        for arg in args {
+            match arg.as_str() {
+                "--release" => build.release = true,
+                other => bail!("build: unknown option `{other}`"),
+            }
+        }
+        Ok(build)
+    }
+
+    pub fn run(self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        self.site()?;
+        self.server()?;
+        step("Built");
+        eprintln!("site and server in {:.1?}", started.elapsed());
+        Ok(())
+    }
+
+    /// Everything the browser loads: `pkg/` (JS, WASM, CSS) and the public files.
+    pub fn site(self) -> anyhow::Result<()> {
+        let route = WasmRoute::detect()?;
+        let site = sh::site_dir();
+        let pkg = site.join("pkg");
+        fs::create_dir_all(&pkg).with_context(|| format!("cannot create {}", pkg.display()))?;
+        let wasm = self.front(route)?;
+        step("Binding");
+        run(Command::new("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                BUNDLE,
+                "--out-dir",
+            ])
+            .arg(&pkg)
+            .arg(&wasm))?;
+        if self.release {
+            let bundle = pkg.join(format!("{BUNDLE}_bg.wasm"));
+            step("Optimizing");
+            run(Command::new(sh::root().join("node_modules/.bin/wasm-opt"))
+                .args(["-Oz", "--strip-debug", "--strip-producers"])
+                .args(WASM_FEATURES)
+                .arg(&bundle)
+                .arg("-o")
+                .arg(&bundle))?;
+        }
+        self.css(&pkg)?;
+        copy_dir(&sh::root().join("public"), &site)?;
+        Ok(())
+    }
+
+    /// Builds the hydrate side of `aitbc-site` for wasm32 and returns the `.wasm` file.
+    fn front(self, route: WasmRoute) -> anyhow::Result<std::path::PathBuf> {
+        let target = sh::target_dir().join("front");
+        let profile = if self.release { "wasm-release" } else { "dev" };
+        step("Compiling");
+        eprintln!("WASM bundle ({profile}, {route:?} route)");
+        let mut cargo = Command::new("cargo");
+        cargo
+            .args([
+                "build",
+                "-p",
+                "aitbc-site",
+                "--lib",
+                "--no-default-features",
+                "--features",
+                "hydrate",
+            ])
+            .args([
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                profile,
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(sh::root());
+        if route == WasmRoute::Debian {
+            // Debian's compiler builds std from its source; only this build sees these variables,
+            // so the server and the tests keep the default toolchain.
+            cargo
+                .arg("-Zbuild-std=std,panic_abort")
+                .env("RUSTC", DEBIAN_RUSTC)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", DEBIAN_WASM_LD);
+        }
+        run(&mut cargo)?;
+        let dir = if self.release {
+            "wasm-release"
+        } else {
+            "debug"
+        };
+        Ok(target.join(WASM_TARGET).join(dir).join("aitbc_site.wasm"))
+    }
+
+    fn css(self, pkg: &Path) -> anyhow::Result<()> {
+        step("Styling");
+        let mut tailwind = Command::new(sh::root().join("node_modules/.bin/tailwindcss"));
+        tailwind
+            .args(["--input", "style/tailwind.css", "--output"])
+            .arg(pkg.join(format!("{BUNDLE}.css")))
+            .current_dir(sh::root());
+        if self.release {
+            tailwind.arg("--minify");
+        }
+        run(&mut tailwind)
+    }
+
+    /// Builds `aitbc-server`.
+    pub fn server(self) -> anyhow::Result<()> {
+        step("Compiling");
+        eprintln!("server ({})", if self.release { "release" } else { "dev" });
+        let mut cargo = Command::new("cargo");
+        cargo
+            .args(["build", "-p", "server", "--bin", "aitbc-server"])
+            .current_dir(sh::root());
+        if self.release {
+            cargo.arg("--release");
+        }
+        run(&mut cargo)
+    }
+
+    /// The built server binary.
+    pub fn server_binary(self) -> std::path::PathBuf {
+        sh::target_dir()
+            .join(if self.release { "release" } else { "debug" })
+            .join("aitbc-server")
+    }
+}
+
+/// WASM features that current rustc emits for wasm32 by default; wasm-opt must accept them.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            fs::copy(entry.path(), &dest).with_context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    entry.path().display(),
+                    dest.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
