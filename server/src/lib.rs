@@ -56,9 +56,13 @@ pub fn app(state: AppState) -> Router {
     for (prefix, api) in api::routers() {
         router = router.nest(prefix, api);
     }
+    with_common_layers(router.with_state(state).merge(web::router(options)))
+}
+
+/// What every response goes through: request ids, panic capture, compression, security headers
+/// (a restrictive Content-Security-Policy unless the page set its own) and request tracing.
+pub fn with_common_layers(router: Router) -> Router {
     router
-        .with_state(state)
-        .merge(web::router(options))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(web::NON_PAGE_CSP),
