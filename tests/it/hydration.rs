@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aitbc_e2e::{Browser, Server, Tab};
+use aitbc_e2e::{Browser, Server, Site, Tab};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -177,5 +177,22 @@ async fn phones_get_a_menu_instead_of_the_bar() -> anyhow::Result<()> {
     tab.wait_for("location.pathname === '/wallet/'", WAIT)
         .await?;
     assert_clean_console("/explorer/ (phone)", &tab);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_debian_route_bundle_hydrates_too() -> anyhow::Result<()> {
+    let server = Server::start_with(Site::DebianRoute).await?;
+    let browser = Browser::launch(1280, 900).await?;
+    let tab = browser.open(&server.at("/marketplace/")).await?;
+    tab.hydrated().await?;
+    flips_theme(&tab).await?;
+    tab.click("#job-filter [data-filter=Embeddings]").await?;
+    tab.wait_for(
+        "document.querySelector('#offers-empty h2').textContent.includes('embeddings')",
+        WAIT,
+    )
+    .await?;
+    assert_clean_console("/marketplace/ (Debian route)", &tab);
     Ok(())
 }

@@ -38,21 +38,44 @@ fn server_binary() -> anyhow::Result<PathBuf> {
     }
 }
 
-fn site_root() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("AITBC_SITE_ROOT") {
-        return Ok(PathBuf::from(path));
+/// Which build of the site a server serves.
+#[derive(Clone, Copy, Debug)]
+pub enum Site {
+    /// The bundle built with the machine's default wasm route (`AITBC_SITE_ROOT`).
+    Default,
+    /// The bundle built with Debian's compiler and std source (`AITBC_SITE_ROOT_DEBIAN`).
+    DebianRoute,
+}
+
+impl Site {
+    fn root(self) -> anyhow::Result<PathBuf> {
+        let (var, folder) = match self {
+            Site::Default => ("AITBC_SITE_ROOT", "site"),
+            Site::DebianRoute => ("AITBC_SITE_ROOT_DEBIAN", "site-debian"),
+        };
+        if let Some(path) = std::env::var_os(var) {
+            return Ok(PathBuf::from(path));
+        }
+        // current_exe is target/debug/deps/it-<hash>.
+        let exe = std::env::current_exe()?;
+        exe.ancestors()
+            .nth(3)
+            .map(|target| target.join(folder))
+            .filter(|site| site.join("pkg").is_dir())
+            .with_context(|| {
+                format!("the site ({self:?}) is not built; run the tests with `./x test`")
+            })
     }
-    let exe = std::env::current_exe()?;
-    exe.ancestors()
-        .nth(3)
-        .map(|target| target.join("site"))
-        .filter(|site| site.join("pkg").is_dir())
-        .context("the site is not built; run the tests with `./x test`")
 }
 
 impl Server {
-    /// Starts the server on `127.0.0.1:0` and waits until it says where it listens.
+    /// Starts the server with the default site on `127.0.0.1:0`.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Site::Default).await
+    }
+
+    /// Starts the server on `127.0.0.1:0` and waits until it says where it listens.
+    pub async fn start_with(site: Site) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let binary = server_binary()?;
         let mut child = Command::new(&binary)
@@ -61,7 +84,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir.path())
             .arg("--site-root")
-            .arg(site_root()?)
+            .arg(site.root()?)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)

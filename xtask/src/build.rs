@@ -1,6 +1,11 @@
 //! `./x build`: the project's own build driver (in place of cargo-leptos): the hydrate WASM bundle and its JS glue, the CSS, the public files, then the server.
 
-use std::{fs, path::Path, process::Command, time::Instant};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
 
 use anyhow::{Context, bail};
 
@@ -13,14 +18,27 @@ const BUNDLE: &str = "aitbc";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The options of `./x build`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Build {
     pub release: bool,
+    /// The wasm route to build with; `None` picks it as [`WasmRoute::detect`] does.
+    pub route: Option<WasmRoute>,
+    /// Where the site goes: `pkg/` and the public files.
+    pub site: PathBuf,
 }
 
 impl Build {
+    /// A dev or release build of the default site with the detected route.
+    pub fn new(release: bool) -> Self {
+        Build {
+            release,
+            route: None,
+            site: sh::site_dir(),
+        }
+    }
+
     pub fn from_args(args: &[String]) -> anyhow::Result<Self> {
-        let mut build = Build { release: false };
+        let mut build = Build::new(false);
         for arg in args {
             match arg.as_str() {
                 "--release" => build.release = true,
@@ -30,7 +48,7 @@ impl Build {
         Ok(build)
     }
 
-    pub fn run(self) -> anyhow::Result<()> {
+    pub fn run(&self) -> anyhow::Result<()> {
         let started = Instant::now();
         self.site()?;
         self.server()?;
@@ -40,9 +58,12 @@ impl Build {
     }
 
     /// Everything the browser loads: `pkg/` (JS, WASM, CSS) and the public files.
-    pub fn site(self) -> anyhow::Result<()> {
-        let route = WasmRoute::detect()?;
-        let site = sh::site_dir();
+    pub fn site(&self) -> anyhow::Result<()> {
+        let route = match self.route {
+            Some(route) => route,
+            None => WasmRoute::detect()?,
+        };
+        let site = &self.site;
         let pkg = site.join("pkg");
         fs::create_dir_all(&pkg).with_context(|| format!("cannot create {}", pkg.display()))?;
         let wasm = self.front(route)?;
@@ -69,13 +90,18 @@ impl Build {
                 .arg(&bundle))?;
         }
         self.css(&pkg)?;
-        copy_dir(&sh::root().join("public"), &site)?;
+        copy_dir(&sh::root().join("public"), site)?;
         Ok(())
     }
 
     /// Builds the hydrate side of `aitbc-site` for wasm32 and returns the `.wasm` file.
-    fn front(self, route: WasmRoute) -> anyhow::Result<std::path::PathBuf> {
-        let target = sh::target_dir().join("front");
+    fn front(&self, route: WasmRoute) -> anyhow::Result<PathBuf> {
+        // One target folder per route: their compilers differ, and sharing one folder would
+        // make each route rebuild everything the other built.
+        let target = sh::target_dir().join(match route {
+            WasmRoute::Rustup => "front",
+            WasmRoute::Debian => "front-debian",
+        });
         let profile = if self.release { "wasm-release" } else { "dev" };
         step("Compiling");
         eprintln!("WASM bundle ({profile}, {route:?} route)");
@@ -117,7 +143,7 @@ impl Build {
         Ok(target.join(WASM_TARGET).join(dir).join("aitbc_site.wasm"))
     }
 
-    fn css(self, pkg: &Path) -> anyhow::Result<()> {
+    fn css(&self, pkg: &Path) -> anyhow::Result<()> {
         step("Styling");
         let mut tailwind = Command::new(sh::root().join("node_modules/.bin/tailwindcss"));
         tailwind
@@ -131,7 +157,7 @@ impl Build {
     }
 
     /// Builds `aitbc-server`.
-    pub fn server(self) -> anyhow::Result<()> {
+    pub fn server(&self) -> anyhow::Result<()> {
         step("Compiling");
         eprintln!("server ({})", if self.release { "release" } else { "dev" });
         let mut cargo = Command::new("cargo");
@@ -145,7 +171,7 @@ impl Build {
     }
 
     /// The built server binary.
-    pub fn server_binary(self) -> std::path::PathBuf {
+    pub fn server_binary(&self) -> PathBuf {
         sh::target_dir()
             .join(if self.release { "release" } else { "debug" })
             .join("aitbc-server")

@@ -5,6 +5,8 @@ mod run;
 mod setup;
 mod sh;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod watch;
 
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
     };
-    let mut build = Build { release: true };
+    let mut build = Build::new(true);
     for arg in ours {
         match arg.as_str() {
             "--dev" => build.release = false,
@@ -19,7 +19,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             other => anyhow::bail!("run: unknown option `{other}` (server options go after `--`)"),
         }
     }
-    Setup::for_build(false)?.run()?;
+    Setup::for_build()?.run()?;
     build.run()?;
     let binary = build.server_binary();
     let status = Command::new(&binary)

@@ -1,4 +1,4 @@
-//! `./x setup`: installs, idempotently, everything the build and the tests need on a Debian 12 machine: the wasm32 standard library (rustup, or Debian's rustc-web with its std source), the wasm-bindgen CLI matching Cargo.lock, the npm build tools, and Chromium for browser tests.
+//! `./x setup`: installs, idempotently and only what is missing, everything the build and the tests need on a Debian 12 machine: the wasm32 standard library (rustup, or Debian's rustc-web with its std source), the wasm-bindgen CLI matching Cargo.lock, the npm build tools, and Chromium for browser tests.
 
 use std::{fs, path::Path, process::Command, time::Instant};
 
@@ -75,6 +75,8 @@ fn debian_ready() -> bool {
 pub struct Setup {
     route: Option<WasmRoute>,
     browser: bool,
+    /// Also install the Debian route when rustup works, so tests can keep it working.
+    both_routes: bool,
 }
 
 impl Setup {
@@ -82,6 +84,7 @@ impl Setup {
         let mut setup = Setup {
             route: forced_route()?,
             browser: false,
+            both_routes: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -101,11 +104,21 @@ impl Setup {
         Ok(setup)
     }
 
-    /// For other commands: everything the build needs, plus the browser when asked.
-    pub fn for_build(browser: bool) -> anyhow::Result<Self> {
+    /// For `run` and `watch`: everything the build needs.
+    pub fn for_build() -> anyhow::Result<Self> {
         Ok(Setup {
             route: forced_route()?,
-            browser,
+            browser: false,
+            both_routes: false,
+        })
+    }
+
+    /// For `test`: the build's needs, Chromium, and both wasm routes.
+    pub fn for_tests() -> anyhow::Result<Self> {
+        Ok(Setup {
+            route: forced_route()?,
+            browser: true,
+            both_routes: true,
         })
     }
 
@@ -117,7 +130,10 @@ impl Setup {
             apt.install(&["nodejs", "npm"])?;
         }
         let route = self.wasm_route(&mut apt)?;
-        if self.browser && !on_path("chromium") {
+        if self.both_routes && route == WasmRoute::Rustup {
+            apt.install(&DEBIAN_WASM_PACKAGES)?;
+        }
+        if self.browser {
             apt.install(&["chromium", "fonts-dejavu-core"])?;
         }
         wasm_bindgen_cli()?;

@@ -1,10 +1,10 @@
-//! `./x test`: sets up (Chromium included), builds the site and the server, then runs every test of the workspace, browser tests included.
+//! `./x test`: sets up (Chromium and both wasm routes included), builds the site and the server, then runs every test of the workspace, browser tests included.
 
 use std::process::Command;
 
 use crate::{
     build::Build,
-    setup::Setup,
+    setup::{Setup, WasmRoute},
     sh::{self, run, step},
 };
 
@@ -16,15 +16,31 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
         }
         None => &[],
     };
-    Setup::for_build(true)?.run()?;
-    let build = Build { release: false };
+    let route = Setup::for_tests()?.run()?;
+    let build = Build::new(false);
     build.site()?;
+    // The fallback route (Debian's compiler, std built from source) must keep producing a
+    // bundle that hydrates; a browser test loads this second site to prove it.
+    let debian = Build {
+        route: Some(WasmRoute::Debian),
+        site: sh::target_dir().join("site-debian"),
+        ..build.clone()
+    };
+    if route == WasmRoute::Rustup {
+        debian.site()?;
+    }
+    let debian_site = if route == WasmRoute::Debian {
+        &build.site
+    } else {
+        &debian.site
+    };
     build.server()?;
     step("Testing");
     run(Command::new("cargo")
         .args(["test", "--workspace"])
         .args(extra)
         .env("AITBC_SERVER_BIN", build.server_binary())
-        .env("AITBC_SITE_ROOT", sh::site_dir())
+        .env("AITBC_SITE_ROOT", &build.site)
+        .env("AITBC_SITE_ROOT_DEBIAN", debian_site)
         .current_dir(sh::root()))
 }

@@ -69,8 +69,8 @@ pub fn watch(args: &[String]) -> anyhow::Result<()> {
         }
         None => Vec::new(),
     };
-    Setup::for_build(false)?.run()?;
-    let build = Build { release: false };
+    Setup::for_build()?.run()?;
+    let build = Build::new(false);
     build.run()?;
     let binary = build.server_binary();
     let mut server = start(&binary, &server_args)?;

@@ -23,12 +23,19 @@ async fn send(router: Router, request: Request<Body>) -> (StatusCode, http::Head
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
     (status, headers, body)
 }
 
 fn json_of(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -44,7 +51,10 @@ async fn boom() -> &'static str {
 /// A router with one JSON route and one panicking route behind the server's common layers.
 fn probe_router() -> Router {
     let routes = Router::new()
-        .route("/echo", post(|ApiJson(g): ApiJson<Greeting>| async move { ApiJson(g) }))
+        .route(
+            "/echo",
+            post(|ApiJson(g): ApiJson<Greeting>| async move { ApiJson(g) }),
+        )
         .route("/boom", get(boom))
         .layer(axum::extract::DefaultBodyLimit::max(1024));
     with_common_layers(routes)
@@ -62,12 +72,48 @@ fn post_json(uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Re
 async fn bad_json_bodies_get_structured_4xx_errors() {
     let big = format!("{{\"name\":\"{}\",\"times\":1}}", "x".repeat(4096));
     let cases: [(&str, Option<&str>, String, StatusCode, &str); 6] = [
-        ("ok", Some("application/json"), r#"{"name":"ada","times":2}"#.into(), StatusCode::OK, ""),
-        ("syntax", Some("application/json"), "{\"name\":".into(), StatusCode::BAD_REQUEST, "MALFORMED_JSON"),
-        ("wrong type", Some("application/json"), r#"{"name":"ada","times":"two"}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY"),
-        ("out of range", Some("application/json"), r#"{"name":"ada","times":300}"#.into(), StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY"),
-        ("no content type", None, r#"{"name":"ada","times":2}"#.into(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
-        ("too large", Some("application/json"), big, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        (
+            "ok",
+            Some("application/json"),
+            r#"{"name":"ada","times":2}"#.into(),
+            StatusCode::OK,
+            "",
+        ),
+        (
+            "syntax",
+            Some("application/json"),
+            "{\"name\":".into(),
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+        ),
+        (
+            "wrong type",
+            Some("application/json"),
+            r#"{"name":"ada","times":"two"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_BODY",
+        ),
+        (
+            "out of range",
+            Some("application/json"),
+            r#"{"name":"ada","times":300}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_BODY",
+        ),
+        (
+            "no content type",
+            None,
+            r#"{"name":"ada","times":2}"#.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            "too large",
+            Some("application/json"),
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+        ),
     ];
     for (name, content_type, body, want_status, want_code) in cases {
         let (status, _, bytes) = send(probe_router(), post_json("/echo", content_type, body)).await;
@@ -79,27 +125,51 @@ async fn bad_json_bodies_get_structured_4xx_errors() {
         }
         assert_eq!(body["error"]["code"], want_code, "case {name}: {body}");
         assert_eq!(body["error"]["status"], want_status.as_u16(), "case {name}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "case {name}");
-        assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "case {name}");
-        assert!(body["request_id"].as_str().is_some_and(|id| id.len() == 32), "case {name}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "case {name}"
+        );
+        assert!(
+            body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "case {name}"
+        );
+        assert!(
+            body["request_id"].as_str().is_some_and(|id| id.len() == 32),
+            "case {name}: {body}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_without_internals() {
-    let (status, _, bytes) = send(probe_router(), Request::get("/boom").body(Body::empty()).expect("request")).await;
+    let (status, _, bytes) = send(
+        probe_router(),
+        Request::get("/boom").body(Body::empty()).expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     let body = json_of(&bytes);
     assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
-    assert!(!String::from_utf8_lossy(&bytes).contains("handler bug"), "panic text leaked: {body}");
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("handler bug"),
+        "panic text leaked: {body}"
+    );
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
-    let dirs = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
     for (sent, echoed) in [("abc-123", true), ("has space", false), ("", false)] {
-        let request = Request::get("/api/nothing").header("x-request-id", sent).body(Body::empty()).expect("request");
+        let request = Request::get("/api/nothing")
+            .header("x-request-id", sent)
+            .body(Body::empty())
+            .expect("request");
         let (status, headers, bytes) = send(router.clone(), request).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let body = json_of(&bytes);
@@ -112,9 +182,18 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
 
 #[tokio::test]
 async fn health_reports_a_missing_site_bundle() {
-    let dirs = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
-    let (status, _, bytes) = send(router.clone(), Request::get("/health").body(Body::empty()).expect("request")).await;
+    let (status, _, bytes) = send(
+        router.clone(),
+        Request::get("/health")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let body = json_of(&bytes);
     assert_eq!(body["status"], "degraded");
@@ -126,32 +205,79 @@ async fn health_reports_a_missing_site_bundle() {
     for file in ["aitbc.js", "aitbc_bg.wasm", "aitbc.css"] {
         std::fs::write(pkg.join(file), b"x").expect("write");
     }
-    let (status, _, bytes) = send(router, Request::get("/health").body(Body::empty()).expect("request")).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    let (status, _, bytes) = send(
+        router,
+        Request::get("/health")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert_eq!(json_of(&bytes)["status"], "ok");
 }
 
 #[tokio::test]
 async fn pages_and_apis_carry_a_content_security_policy() {
-    let dirs = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
-    let (status, headers, _) = send(router.clone(), Request::get("/explorer/").body(Body::empty()).expect("request")).await;
+    let (status, headers, _) = send(
+        router.clone(),
+        Request::get("/explorer/")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+    let csp = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
     assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
-    let (_, headers, _) = send(router, Request::get("/health").body(Body::empty()).expect("request")).await;
-    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "default-src 'none'; frame-ancestors 'none'");
+    let (_, headers, _) = send(
+        router,
+        Request::get("/health")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
 }
 
 #[tokio::test]
 async fn unknown_pages_get_the_styled_404_page() {
-    let dirs = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
     for path in ["/nope", "/explorer/nope/deeper", "/%FF%FE"] {
-        let (status, headers, bytes) = send(router.clone(), Request::get(path).body(Body::empty()).expect("request")).await;
+        let (status, headers, bytes) = send(
+            router.clone(),
+            Request::get(path).body(Body::empty()).expect("request"),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-        assert!(headers[header::CONTENT_TYPE].to_str().expect("ascii").starts_with("text/html"), "{path}");
-        assert!(String::from_utf8_lossy(&bytes).contains("Page not found"), "{path}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(
+            String::from_utf8_lossy(&bytes).contains("Page not found"),
+            "{path}"
+        );
     }
 }
