@@ -25,15 +25,16 @@ pub fn classify(input: &str) -> Option<SearchKind> {
     if input.is_empty() {
         return None;
     }
+    // Hashes first: a hash may consist of digits only.
+    let hex = input.strip_prefix("0x").unwrap_or(input);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(SearchKind::Hash);
+    }
     if input.bytes().all(|b| b.is_ascii_digit()) {
         return Some(match input.parse::<u64>() {
             Ok(height) => SearchKind::Height(height),
             Err(_) => SearchKind::Unknown,
         });
-    }
-    let hex = input.strip_prefix("0x").unwrap_or(input);
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Some(SearchKind::Hash);
     }
     let lower = input.to_ascii_lowercase();
     let same_case = input == lower || input == input.to_ascii_uppercase();
@@ -117,10 +118,8 @@ mod tests {
             (format!("0x{hash}"), Some(SearchKind::Hash)),
             (hash[..63].into(), Some(SearchKind::Unknown)),
             (address.clone(), Some(SearchKind::Address)),
-            (
-                address.to_uppercase().replace("AIT1", "AIT1"),
-                Some(SearchKind::Address),
-            ),
+            (address.to_uppercase(), Some(SearchKind::Address)),
+            ("0".repeat(64), Some(SearchKind::Hash)),
             (
                 format!("ait1{}b", "q".repeat(37)),
                 Some(SearchKind::Unknown),

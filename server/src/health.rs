@@ -1,4 +1,8 @@
 //! `GET /health`: the server's status and that of each component, for load balancers and people.
+//!
+//! `"ok"` (200) when every component is up; `"degraded"` (200) when only a component the APIs do
+//! not need is down (the browser bundle); `"down"` (503) when a component every request may need
+//! is down (storage).
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -10,36 +14,50 @@ use crate::AppState;
 /// The health of one component.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct ComponentHealth {
+    /// `"ok"` or `"down"`.
     pub status: &'static str,
+    /// Why it is down, in words for an operator.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'static str>,
+    /// Whether the server is down when this component is.
+    #[serde(skip)]
+    pub critical: bool,
 }
 
 impl ComponentHealth {
-    const OK: Self = Self {
-        status: "ok",
-        detail: None,
-    };
+    fn ok(critical: bool) -> Self {
+        Self {
+            status: "ok",
+            detail: None,
+            critical,
+        }
+    }
 
-    fn down(detail: &'static str) -> Self {
+    fn down(critical: bool, detail: &'static str) -> Self {
         Self {
             status: "down",
             detail: Some(detail),
+            critical,
         }
     }
 }
 
+/// The body of `/health`.
 #[derive(Debug, Serialize)]
 pub struct Health {
+    /// `"ok"`, `"degraded"` or `"down"`.
     pub status: &'static str,
+    /// The server's version.
     pub version: &'static str,
+    /// Seconds since the server started.
     pub uptime_s: u64,
+    /// Each component by name.
     pub components: BTreeMap<&'static str, ComponentHealth>,
 }
 
 fn site_health(site_root: &Path) -> ComponentHealth {
     let pkg = site_root.join("pkg");
-    let bundle = aitbc_site::BUNDLE_NAME;
+    let bundle = site::BUNDLE_NAME;
     let built = [
         format!("{bundle}.js"),
         format!("{bundle}_bg.wasm"),
@@ -48,39 +66,53 @@ fn site_health(site_root: &Path) -> ComponentHealth {
     .iter()
     .all(|file| pkg.join(file).is_file());
     if built {
-        ComponentHealth::OK
+        ComponentHealth::ok(false)
     } else {
         ComponentHealth::down(
+            false,
             "the site bundle (JS, WASM, CSS) is missing: pages render but do not hydrate",
         )
     }
 }
 
-fn storage_health(data_dir: &Path) -> ComponentHealth {
-    match std::fs::metadata(data_dir) {
-        Ok(meta) if meta.is_dir() && !meta.permissions().readonly() => ComponentHealth::OK,
-        Ok(_) => ComponentHealth::down("the data folder is not a writable folder"),
-        Err(_) => ComponentHealth::down("the data folder is missing"),
+/// Writes and removes a probe file: permission bits alone do not show a full or read-only disk.
+async fn storage_health(data_dir: &Path) -> ComponentHealth {
+    let probe = data_dir.join(".health-probe");
+    match tokio::fs::write(&probe, b"ok").await {
+        Ok(()) => {
+            let _ = tokio::fs::remove_file(&probe).await;
+            ComponentHealth::ok(true)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the data folder is not writable");
+            ComponentHealth::down(true, "the data folder cannot be written")
+        }
     }
 }
 
-/// Handler: 200 when every component that this build runs is up, 503 otherwise.
+/// Handler for `GET /health`.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let components = BTreeMap::from([
         ("site", site_health(&state.config.site_root)),
-        ("storage", storage_health(&state.config.data_dir)),
+        ("storage", storage_health(&state.config.data_dir).await),
     ]);
-    let healthy = components.values().all(|c| c.status == "ok");
+    let down = |critical: bool| {
+        components
+            .values()
+            .any(|c| c.status != "ok" && c.critical == critical)
+    };
+    let (code, status) = if down(true) {
+        (StatusCode::SERVICE_UNAVAILABLE, "down")
+    } else if down(false) {
+        (StatusCode::OK, "degraded")
+    } else {
+        (StatusCode::OK, "ok")
+    };
     let health = Health {
-        status: if healthy { "ok" } else { "degraded" },
+        status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: state.started.elapsed().as_secs(),
         components,
-    };
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(health))
 }

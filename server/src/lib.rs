@@ -8,20 +8,27 @@ mod request_id;
 mod shutdown;
 mod web;
 
-use std::{future::Future, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::{
     Router,
     http::{HeaderValue, header},
     middleware,
-    routing::get,
+    routing::{any, get},
 };
 use tokio::net::TcpListener;
 use tower_http::{
-    catch_panic::CatchPanicLayer, compression::CompressionLayer,
-    set_header::SetResponseHeaderLayer, trace::TraceLayer,
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 
 pub use config::Config;
 pub use error::{ApiError, ApiJson, FieldError};
@@ -30,11 +37,14 @@ pub use shutdown::shutdown_signal;
 /// What every handler may use. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// The validated configuration.
     pub config: Arc<Config>,
+    /// When the process started serving, for `uptime_s`.
     pub started: Instant,
 }
 
 impl AppState {
+    /// State for a server with `config`, starting its uptime clock now.
     pub fn new(config: Config) -> Self {
         Self {
             config: Arc::new(config),
@@ -54,7 +64,10 @@ pub fn app(state: AppState) -> Router {
     let options = web::leptos_options(&state.config);
     let mut router = Router::new().route("/health", get(health::health));
     for (prefix, api) in api::routers() {
-        router = router.nest(prefix, api);
+        // `nest` covers `/api` and `/api/x`; the bare `/api/` needs its own route.
+        router = router
+            .nest(prefix, api)
+            .route(&format!("{prefix}/"), any(api::route_not_found));
     }
     with_common_layers(router.with_state(state).merge(web::router(options)))
 }
@@ -75,23 +88,45 @@ pub fn with_common_layers(router: Router) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(middleware::from_fn(web::revalidate_bundle))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        // Outermost, so the trace span above sits inside the span carrying the request id.
         .layer(middleware::from_fn(request_id::assign))
-        .layer(TraceLayer::new_for_http())
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// How long in-flight requests get to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then lets in-flight requests finish
+/// for at most [`SHUTDOWN_GRACE`].
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = app(AppState::new(config));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = serve => result.context("the HTTP server failed")?,
+        () = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at the end of the grace period were cut off"),
+    }
     tracing::info!("server stopped");
     Ok(())
 }

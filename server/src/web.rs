@@ -1,13 +1,17 @@
 //! The HTML side: Leptos server rendering of every UI path, the Content-Security-Policy with a per-response nonce, the theme from its cookie, redirects to canonical paths, and static files.
 
-use aitbc_site::{App, BUNDLE_NAME, Theme, shell};
 use axum::{
     Router,
+    extract::Request,
+    http::Uri,
     http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
     routing::get,
 };
 use leptos::{config::LeptosOptions, nonce::use_nonce, prelude::*};
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
+use site::{App, BUNDLE_NAME, Theme, shell};
 
 use crate::config::Config;
 
@@ -52,6 +56,35 @@ fn request_context() {
     }
 }
 
+/// A 301 to `to` that keeps the request's query string.
+fn redirect(to: &str, uri: &Uri) -> Response {
+    let location = match uri.query() {
+        Some(query) => format!("{to}?{query}"),
+        None => to.to_owned(),
+    };
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// Middleware: the bundle under `/pkg/` keeps its name across builds, so browsers must revalidate
+/// it (cheaply, by `Last-Modified`) rather than run a stale bundle against new HTML.
+pub async fn revalidate_bundle(request: Request, next: Next) -> Response {
+    let bundle = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if bundle {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
 /// Leptos options built from our config rather than from cargo-leptos metadata.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
@@ -73,10 +106,7 @@ pub fn router<S>(options: LeptosOptions) -> Router<S> {
     let mut router = Router::new();
     for (from, to) in REDIRECTS {
         // 301 rather than axum's 308: the earlier nginx answered 301 and clients expect it.
-        router = router.route(
-            from,
-            get(move || async move { (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)]) }),
-        );
+        router = router.route(from, get(move |uri: Uri| async move { redirect(to, &uri) }));
     }
     router
         .leptos_routes_with_context(&options, routes, request_context, {

@@ -1,8 +1,8 @@
 //! The server process over plain HTTP: pages render on the server, paths answer as documented, bad input gets structured errors, and SIGTERM stops it cleanly.
 
-use aitbc_e2e::Server;
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::Value;
+use tests::Server;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -82,17 +82,19 @@ async fn documented_paths_answer_as_documented() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn sigterm_stops_the_server_cleanly() -> anyhow::Result<()> {
-    let server = Server::start().await?;
-    let url = server.at("/health");
-    assert!(client().get(&url).send().await?.status().is_success());
-    assert!(
-        server.stop().await?,
-        "the server did not exit with status 0 after SIGTERM"
-    );
-    assert!(
-        client().get(&url).send().await.is_err(),
-        "still answering after SIGTERM"
-    );
+async fn sigterm_and_sigint_stop_the_server_cleanly() -> anyhow::Result<()> {
+    for signal in ["TERM", "INT"] {
+        let server = Server::start().await?;
+        let url = server.at("/health");
+        assert!(client().get(&url).send().await?.status().is_success());
+        assert!(
+            server.stop_with(signal).await?,
+            "the server did not exit with status 0 after SIG{signal}"
+        );
+        assert!(
+            client().get(&url).send().await.is_err(),
+            "still answering after SIG{signal}"
+        );
+    }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aitbc_e2e::{Browser, Server, Site, Tab};
+use tests::{Browser, Server, Site, Tab};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -180,9 +180,9 @@ async fn phones_get_a_menu_instead_of_the_bar() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_debian_route_bundle_hydrates_too() -> anyhow::Result<()> {
-    let server = Server::start_with(Site::DebianRoute).await?;
+/// The other builds of the bundle hydrate and work as well.
+async fn bundle_hydrates(site: Site) -> anyhow::Result<()> {
+    let server = Server::start_with(site).await?;
     let browser = Browser::launch(1280, 900).await?;
     let tab = browser.open(&server.at("/marketplace/")).await?;
     tab.hydrated().await?;
@@ -193,6 +193,16 @@ async fn the_debian_route_bundle_hydrates_too() -> anyhow::Result<()> {
         WAIT,
     )
     .await?;
-    assert_clean_console("/marketplace/ (Debian route)", &tab);
+    assert_clean_console(&format!("/marketplace/ ({site:?})"), &tab);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_debian_route_bundle_hydrates_too() -> anyhow::Result<()> {
+    bundle_hydrates(Site::DebianRoute).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_release_bundle_hydrates_too() -> anyhow::Result<()> {
+    bundle_hydrates(Site::Release).await
 }

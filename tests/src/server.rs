@@ -1,4 +1,4 @@
-//! A real `aitbc-server` process on a free loopback port, with its own data folder, stopped with SIGTERM when dropped.
+//! A real `aitbc-server` process on a free loopback port with its own data folder; [`Server::stop`] sends SIGTERM, dropping it kills the process.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -45,6 +45,8 @@ pub enum Site {
     Default,
     /// The bundle built with Debian's compiler and std source (`AITBC_SITE_ROOT_DEBIAN`).
     DebianRoute,
+    /// The optimized bundle that `./x run` serves (`AITBC_SITE_ROOT_RELEASE`).
+    Release,
 }
 
 impl Site {
@@ -52,6 +54,7 @@ impl Site {
         let (var, folder) = match self {
             Site::Default => ("AITBC_SITE_ROOT", "site"),
             Site::DebianRoute => ("AITBC_SITE_ROOT_DEBIAN", "site-debian"),
+            Site::Release => ("AITBC_SITE_ROOT_RELEASE", "site-release"),
         };
         if let Some(path) = std::env::var_os(var) {
             return Ok(PathBuf::from(path));
@@ -117,15 +120,21 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
-    pub async fn stop(mut self) -> anyhow::Result<bool> {
+    pub async fn stop(self) -> anyhow::Result<bool> {
+        self.stop_with("TERM").await
+    }
+
+    /// Sends `signal` (`"TERM"`, `"INT"`) and waits for the process to exit; returns whether it
+    /// exited cleanly.
+    pub async fn stop_with(mut self, signal: &str) -> anyhow::Result<bool> {
         let pid = self.child.id().context("server already gone")?;
         std::process::Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{signal}"))
             .arg(pid.to_string())
             .status()?;
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
-            .context("the server did not stop within 10 s of SIGTERM")??;
+            .context("the server did not stop within 10 s of the signal")??;
         Ok(status.success())
     }
 }

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context, bail};
 
 use crate::{
-    setup::{DEBIAN_RUSTC, DEBIAN_WASM_LD, WasmRoute},
+    setup::{DEBIAN_RUSTC, WasmRoute},
     sh::{self, run, step},
 };
 
@@ -94,7 +94,7 @@ impl Build {
         Ok(())
     }
 
-    /// Builds the hydrate side of `aitbc-site` for wasm32 and returns the `.wasm` file.
+    /// Builds the hydrate side of `site` for wasm32 and returns the `.wasm` file.
     fn front(&self, route: WasmRoute) -> anyhow::Result<PathBuf> {
         // One target folder per route: their compilers differ, and sharing one folder would
         // make each route rebuild everything the other built.
@@ -110,7 +110,7 @@ impl Build {
             .args([
                 "build",
                 "-p",
-                "aitbc-site",
+                "site",
                 "--lib",
                 "--no-default-features",
                 "--features",
@@ -131,8 +131,7 @@ impl Build {
             cargo
                 .arg("-Zbuild-std=std,panic_abort")
                 .env("RUSTC", DEBIAN_RUSTC)
-                .env("RUSTC_BOOTSTRAP", "1")
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", DEBIAN_WASM_LD);
+                .env("RUSTC_BOOTSTRAP", "1");
         }
         run(&mut cargo)?;
         let dir = if self.release {
@@ -140,7 +139,7 @@ impl Build {
         } else {
             "debug"
         };
-        Ok(target.join(WASM_TARGET).join(dir).join("aitbc_site.wasm"))
+        Ok(target.join(WASM_TARGET).join(dir).join("site.wasm"))
     }
 
     fn css(&self, pkg: &Path) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! `./x run`: sets up, builds (release unless `--dev`) and runs the whole stack on its embedded defaults.
 
-use std::process::Command;
+use std::{os::unix::process::CommandExt, process::Command};
 
 use anyhow::Context;
 
@@ -22,12 +22,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Setup::for_build()?.run()?;
     build.run()?;
     let binary = build.server_binary();
-    let status = Command::new(&binary)
-        .arg("--site-root")
-        .arg(sh::site_dir())
-        .args(server_args)
-        .status()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    anyhow::ensure!(status.success(), "aitbc-server exited with {status}");
-    Ok(())
+    let mut server = Command::new(&binary);
+    if !server_args.iter().any(|a| a.starts_with("--site-root")) {
+        server.arg("--site-root").arg(sh::site_dir());
+    }
+    server.args(server_args);
+    // Become the server, so SIGTERM and Ctrl-C reach it directly and its exit status is ours.
+    let error = server.exec();
+    Err(error).with_context(|| format!("cannot start {}", binary.display()))
 }

@@ -9,8 +9,11 @@ use crate::sh::{self, on_path, output, run, step};
 /// Debian's compiler from `rustc-web`, the same version as the std source in `rust-web-src`.
 pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_STD_SRC: &str = "/usr/lib/rustlib/src/rust/library/std";
-pub const DEBIAN_WASM_LD: &str = "/usr/lib/llvm-22/bin/wasm-ld";
-const DEBIAN_WASM_PACKAGES: [&str; 4] = ["rustc-web", "rust-web-src", "rust-web-llvm", "lld-22"];
+/// The linker Debian's rustc looks for; `rust-web-llvm` provides it (over whichever lld it needs).
+const DEBIAN_RUST_LLD: &str = "/usr/bin/rust-lld";
+const DEBIAN_WASM_PACKAGES: [&str; 3] = ["rustc-web", "rust-web-src", "rust-web-llvm"];
+/// Tailwind CSS 4 refuses older Node.js.
+const MIN_NODE_MAJOR: u32 = 20;
 const RUSTUP_TIMEOUT_S: &str = "90";
 
 /// How the wasm32 standard library is obtained.
@@ -67,7 +70,7 @@ fn rustup_has_wasm() -> bool {
 fn debian_ready() -> bool {
     Path::new(DEBIAN_RUSTC).is_file()
         && Path::new(DEBIAN_STD_SRC).is_dir()
-        && Path::new(DEBIAN_WASM_LD).exists()
+        && Path::new(DEBIAN_RUST_LLD).exists()
 }
 
 /// The options of `./x setup`.
@@ -129,6 +132,7 @@ impl Setup {
         if !on_path("npm") || !on_path("node") {
             apt.install(&["nodejs", "npm"])?;
         }
+        check_node()?;
         let route = self.wasm_route(&mut apt)?;
         if self.both_routes && route == WasmRoute::Rustup {
             apt.install(&DEBIAN_WASM_PACKAGES)?;
@@ -231,13 +235,35 @@ fn locked_wasm_bindgen_version() -> anyhow::Result<String> {
         fs::read_to_string(sh::root().join("Cargo.lock")).context("cannot read Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(version.trim_end_matches('"').to_owned());
-            }
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
         }
     }
     bail!("Cargo.lock has no wasm-bindgen package")
+}
+
+fn check_node() -> anyhow::Result<()> {
+    let version = output(Command::new("node").arg("--version")).unwrap_or_default();
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < MIN_NODE_MAJOR {
+        bail!(
+            "the CSS build (Tailwind CSS 4) needs Node.js {MIN_NODE_MAJOR} or newer, this machine has {}; install a newer nodejs package",
+            if version.is_empty() {
+                "none"
+            } else {
+                version.trim()
+            }
+        );
+    }
+    Ok(())
 }
 
 fn wasm_bindgen_cli() -> anyhow::Result<()> {
@@ -251,8 +277,20 @@ fn wasm_bindgen_cli() -> anyhow::Result<()> {
     }
     step("Installing");
     eprintln!("wasm-bindgen-cli {want} (a few minutes, once)");
-    // Not --locked: the CLI's own lock file names versions that the registry mirror may lack.
-    run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+    let install = |locked: bool| {
+        let mut cargo = Command::new("cargo");
+        cargo.args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]);
+        if locked {
+            cargo.arg("--locked");
+        }
+        run(&mut cargo)
+    };
+    // The CLI's lock file pins the versions it was released with; a registry mirror has been seen
+    // to lack one of them, and only then do we let cargo resolve anew.
+    install(true).or_else(|error| {
+        eprintln!("{error:#}; retrying without --locked");
+        install(false)
+    })
 }
 
 fn npm_tools() -> anyhow::Result<()> {

@@ -34,13 +34,42 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
     } else {
         &debian.site
     };
+    // `./x run` serves the release bundle (wasm-opt'd); a broken optimizer fails silently at
+    // build time and only shows in the browser, so a test loads this one too.
+    let release = Build {
+        release: true,
+        site: sh::target_dir().join("site-release"),
+        ..build.clone()
+    };
+    release.site()?;
     build.server()?;
-    step("Testing");
+    step("Checking");
+    eprintln!("formatting and lints");
     run(Command::new("cargo")
-        .args(["test", "--workspace"])
+        .args(["fmt", "--all", "--check"])
+        .current_dir(sh::root()))?;
+    run(Command::new("cargo")
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .current_dir(sh::root()))?;
+    step("Testing");
+    let mut cargo = Command::new("cargo");
+    cargo.arg("test");
+    // With arguments of their own (`-p server`, a filter) the caller chooses what runs.
+    if extra.is_empty() {
+        cargo.arg("--workspace");
+    }
+    run(cargo
         .args(extra)
         .env("AITBC_SERVER_BIN", build.server_binary())
         .env("AITBC_SITE_ROOT", &build.site)
         .env("AITBC_SITE_ROOT_DEBIAN", debian_site)
+        .env("AITBC_SITE_ROOT_RELEASE", &release.site)
         .current_dir(sh::root()))
 }

@@ -11,7 +11,7 @@ const PATHS: [(&str, &str); 11] = [
     ("/Exchange", "AITBC/BTC exchange (/exchange redirects here)"),
     (
         "/wallet/",
-        "Browser wallet; the wallet daemon API lives under /wallet/v1/",
+        "Browser wallet (the wallet daemon API will live under /wallet/v1/)",
     ),
     ("/docs/", "This page"),
     ("/health", "JSON status of the server and its components"),

@@ -1,0 +1,406 @@
+//! The account state machine: balances and nonces, the rules every transaction must pass (checked at admission and again in every block), and the state root that commits to all accounts so a balance can be proven against a block header.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use types::{
+    Address, Amount, Hash, MerkleProof, PublicKey, SignedTransaction, TxBody, TxError,
+    encoding::Writer, merkle_root,
+};
+
+use crate::genesis::Genesis;
+
+/// One account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub balance: Amount,
+    /// The nonce the account's next transaction must carry.
+    pub nonce: u64,
+}
+
+impl Account {
+    /// The Merkle leaf of this account in the state tree.
+    pub fn leaf(&self, address: &Address) -> Hash {
+        let mut w = Writer::new(b"AITBC/account", 1);
+        w.fixed(&address.0).u64(self.balance.0).u64(self.nonce);
+        Hash::of(&[&w.finish()])
+    }
+}
+
+/// Why a transaction cannot be applied. Each has a stable code for APIs and metrics.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the transaction is for chain `{got}`, this chain is `{want}`")]
+    WrongChain { want: String, got: String },
+    #[error("the signature does not verify against the sender's key")]
+    BadSignature,
+    #[error("nonce {got} was already used; the account's next nonce is {expected}")]
+    StaleNonce { expected: u64, got: u64 },
+    #[error("nonce {got} is ahead of the account's next nonce {expected}")]
+    FutureNonce { expected: u64, got: u64 },
+    #[error("the account holds {balance} but amount plus fee is {needed}")]
+    InsufficientFunds { balance: Amount, needed: Amount },
+    #[error("the fee {got} is below the required {required}")]
+    FeeTooLow { required: Amount, got: Amount },
+    #[error("the transaction is {len} bytes, more than the limit of {max}")]
+    Oversized { len: usize, max: u64 },
+    #[error("only the genesis faucet key may mint, and at most {max} per transaction")]
+    FaucetNotAllowed { max: Amount },
+    #[error("the amount must be greater than zero")]
+    ZeroAmount,
+    #[error("the balance would overflow")]
+    Overflow,
+}
+
+impl Rejection {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::WrongChain { .. } => "wrong_chain",
+            Rejection::BadSignature => "bad_signature",
+            Rejection::StaleNonce { .. } => "stale_nonce",
+            Rejection::FutureNonce { .. } => "future_nonce",
+            Rejection::InsufficientFunds { .. } => "insufficient_funds",
+            Rejection::FeeTooLow { .. } => "fee_too_low",
+            Rejection::Oversized { .. } => "oversized",
+            Rejection::FaucetNotAllowed { .. } => "faucet_not_allowed",
+            Rejection::ZeroAmount => "zero_amount",
+            Rejection::Overflow => "overflow",
+        }
+    }
+}
+
+/// Every account, ordered by address so the state root is deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    accounts: BTreeMap<Address, Account>,
+}
+
+impl State {
+    pub fn from_balances(balances: impl IntoIterator<Item = (Address, Amount)>) -> State {
+        let accounts = balances
+            .into_iter()
+            .map(|(a, balance)| (a, Account { balance, nonce: 0 }))
+            .collect();
+        State { accounts }
+    }
+
+    pub fn account(&self, address: &Address) -> Account {
+        self.accounts.get(address).copied().unwrap_or_default()
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {
+        self.accounts.iter()
+    }
+
+    /// The sum of all balances, or `None` if it would not fit (which the rules prevent).
+    pub fn supply(&self) -> Option<Amount> {
+        self.accounts
+            .values()
+            .try_fold(Amount::ZERO, |sum, a| sum.checked_add(a.balance))
+    }
+
+    fn leaves(&self) -> Vec<Hash> {
+        self.accounts
+            .iter()
+            .map(|(address, account)| account.leaf(address))
+            .collect()
+    }
+
+    /// The Merkle root over all accounts in address order.
+    pub fn root(&self) -> Hash {
+        merkle_root(&self.leaves())
+    }
+
+    /// A proof that `address` holds its account in the state with root [`State::root`]; `None`
+    /// for an account that does not exist yet.
+    pub fn proof(&self, address: &Address) -> Option<MerkleProof> {
+        let index = self.accounts.keys().position(|a| a == address)?;
+        MerkleProof::build(&self.leaves(), index)
+    }
+
+    /// The stateless checks: chain, signature, size, fee floor, and the faucet's authority.
+    pub fn check_standalone(tx: &SignedTransaction, genesis: &Genesis) -> Result<(), Rejection> {
+        let len = tx.encoded_len();
+        if len as u64 > genesis.params.max_tx_bytes {
+            return Err(Rejection::Oversized {
+                len,
+                max: genesis.params.max_tx_bytes,
+            });
+        }
+        match tx.verify(&genesis.chain_id) {
+            Ok(()) => {}
+            Err(TxError::WrongChain { want, got }) => {
+                return Err(Rejection::WrongChain { want, got });
+            }
+            Err(TxError::BadSignature(_)) => return Err(Rejection::BadSignature),
+        }
+        match &tx.tx.body {
+            TxBody::Transfer { amount, .. } => {
+                if amount.0 == 0 {
+                    return Err(Rejection::ZeroAmount);
+                }
+                let required = genesis.params.required_fee(len);
+                if tx.tx.fee < required {
+                    return Err(Rejection::FeeTooLow {
+                        required,
+                        got: tx.tx.fee,
+                    });
+                }
+            }
+            TxBody::Faucet { amount, .. } => {
+                let allowed = genesis
+                    .faucet
+                    .as_ref()
+                    .filter(|f| f.key == tx.tx.sender && *amount <= f.max_per_tx && amount.0 > 0);
+                if allowed.is_none() {
+                    let max = genesis
+                        .faucet
+                        .as_ref()
+                        .map_or(Amount::ZERO, |f| f.max_per_tx);
+                    return Err(Rejection::FaucetNotAllowed { max });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `tx` against this state (after [`State::check_standalone`]) without changing it.
+    pub fn check(&self, tx: &SignedTransaction) -> Result<(), Rejection> {
+        let sender = self.account(&tx.tx.sender_address());
+        if tx.tx.nonce < sender.nonce {
+            return Err(Rejection::StaleNonce {
+                expected: sender.nonce,
+                got: tx.tx.nonce,
+            });
+        }
+        if tx.tx.nonce > sender.nonce {
+            return Err(Rejection::FutureNonce {
+                expected: sender.nonce,
+                got: tx.tx.nonce,
+            });
+        }
+        let spent = match &tx.tx.body {
+            TxBody::Transfer { amount, .. } => *amount,
+            TxBody::Faucet { .. } => Amount::ZERO,
+        };
+        let needed = spent.checked_add(tx.tx.fee).ok_or(Rejection::Overflow)?;
+        if sender.balance < needed {
+            return Err(Rejection::InsufficientFunds {
+                balance: sender.balance,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies `tx`, paying its fee to `proposer`. On error nothing changes.
+    pub fn apply(&mut self, tx: &SignedTransaction, proposer: &PublicKey) -> Result<(), Rejection> {
+        self.check(tx)?;
+        let from = tx.tx.sender_address();
+        let fee_to = Address::of(proposer);
+        let (to, amount, minted) = match &tx.tx.body {
+            TxBody::Transfer { to, amount } => (*to, *amount, false),
+            TxBody::Faucet { to, amount } => (*to, *amount, true),
+        };
+        // Compute every new balance first, so an overflow leaves the state untouched.
+        let mut sender = self.account(&from);
+        sender.balance = sender
+            .balance
+            .checked_sub(tx.tx.fee)
+            .ok_or(Rejection::Overflow)?;
+        if !minted {
+            sender.balance = sender
+                .balance
+                .checked_sub(amount)
+                .ok_or(Rejection::Overflow)?;
+        }
+        sender.nonce += 1;
+        let mut updates = BTreeMap::from([(from, sender)]);
+        let credit = |address: Address, value: Amount, updates: &mut BTreeMap<Address, Account>| {
+            let mut account = updates
+                .get(&address)
+                .copied()
+                .unwrap_or_else(|| self.account(&address));
+            account.balance = account
+                .balance
+                .checked_add(value)
+                .ok_or(Rejection::Overflow)?;
+            updates.insert(address, account);
+            Ok::<(), Rejection>(())
+        };
+        credit(to, amount, &mut updates)?;
+        credit(fee_to, tx.tx.fee, &mut updates)?;
+        self.accounts.extend(updates);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use types::{SecretKey, Transaction};
+
+    use super::*;
+    use crate::genesis::{Faucet, Params};
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::from_seed(&[b; 32])
+    }
+
+    fn addr(b: u8) -> Address {
+        Address::of(&key(b).public_key())
+    }
+
+    fn genesis() -> Genesis {
+        Genesis {
+            chain_id: "test".into(),
+            timestamp_ms: 0,
+            authorities: vec![key(9).public_key()],
+            balances: [(addr(1), Amount(10_000_000))].into(),
+            params: Params::default(),
+            faucet: Some(Faucet {
+                key: key(0xfa).public_key(),
+                max_per_tx: Amount(5_000_000),
+            }),
+        }
+    }
+
+    fn transfer(from: u8, nonce: u64, to: u8, amount: u64, fee: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: "test".into(),
+            sender: key(from).public_key(),
+            nonce,
+            fee: Amount(fee),
+            body: TxBody::Transfer {
+                to: addr(to),
+                amount: Amount(amount),
+            },
+        }
+        .sign(&key(from))
+    }
+
+    #[test]
+    fn transfers_move_balances_pay_fees_and_keep_supply() {
+        let g = genesis();
+        let mut state = g.initial_state();
+        let proposer = key(9).public_key();
+        let tx = transfer(1, 0, 2, 1_000_000, 5_000);
+        State::check_standalone(&tx, &g).expect("valid");
+        state.apply(&tx, &proposer).expect("applies");
+        assert_eq!(
+            state.account(&addr(1)),
+            Account {
+                balance: Amount(8_995_000),
+                nonce: 1
+            }
+        );
+        assert_eq!(state.account(&addr(2)).balance, Amount(1_000_000));
+        assert_eq!(state.account(&addr(9)).balance, Amount(5_000));
+        assert_eq!(state.supply(), g.supply());
+    }
+
+    #[test]
+    fn every_rule_has_its_reason() {
+        let g = genesis();
+        let state = g.initial_state();
+        let mut wrong_chain = transfer(1, 0, 2, 1, 5_000);
+        wrong_chain.tx.chain_id = "other".into();
+        let wrong_chain = wrong_chain.tx.sign(&key(1));
+        let mut bad_sig = transfer(1, 0, 2, 1, 5_000);
+        bad_sig.signature = transfer(1, 0, 2, 2, 5_000).signature;
+        let stateless = [
+            (wrong_chain, "wrong_chain"),
+            (bad_sig, "bad_signature"),
+            (transfer(1, 0, 2, 1, 1), "fee_too_low"),
+            (transfer(1, 0, 2, 0, 5_000), "zero_amount"),
+        ];
+        for (tx, code) in stateless {
+            assert_eq!(
+                State::check_standalone(&tx, &g).map_err(|r| r.code()),
+                Err(code)
+            );
+        }
+        let stateful = [
+            (transfer(1, 1, 2, 1, 5_000), "future_nonce"),
+            (transfer(1, 0, 2, 9_999_000, 5_000), "insufficient_funds"),
+            (transfer(3, 0, 2, 1, 5_000), "insufficient_funds"),
+        ];
+        for (tx, code) in stateful {
+            assert_eq!(state.check(&tx).map_err(|r| r.code()), Err(code));
+        }
+        let mut state = state;
+        state
+            .apply(&transfer(1, 0, 2, 1, 5_000), &key(9).public_key())
+            .expect("first");
+        assert_eq!(
+            state
+                .check(&transfer(1, 0, 2, 1, 5_000))
+                .map_err(|r| r.code()),
+            Err("stale_nonce")
+        );
+    }
+
+    #[test]
+    fn only_the_faucet_key_mints_and_within_its_limit() {
+        let g = genesis();
+        let mint = |signer: u8, amount: u64| {
+            Transaction {
+                chain_id: "test".into(),
+                sender: key(signer).public_key(),
+                nonce: 0,
+                fee: Amount(0),
+                body: TxBody::Faucet {
+                    to: addr(4),
+                    amount: Amount(amount),
+                },
+            }
+            .sign(&key(signer))
+        };
+        assert!(State::check_standalone(&mint(0xfa, 5_000_000), &g).is_ok());
+        assert_eq!(
+            State::check_standalone(&mint(0xfa, 5_000_001), &g).map_err(|r| r.code()),
+            Err("faucet_not_allowed")
+        );
+        assert_eq!(
+            State::check_standalone(&mint(1, 1), &g).map_err(|r| r.code()),
+            Err("faucet_not_allowed")
+        );
+        let mut state = g.initial_state();
+        state
+            .apply(&mint(0xfa, 5_000_000), &key(9).public_key())
+            .expect("mint");
+        assert_eq!(state.account(&addr(4)).balance, Amount(5_000_000));
+        assert_eq!(
+            state.supply(),
+            g.supply().and_then(|s| s.checked_add(Amount(5_000_000)))
+        );
+    }
+
+    #[test]
+    fn balance_proofs_verify_against_the_state_root() {
+        let g = genesis();
+        let mut state = g.initial_state();
+        for n in 0..5 {
+            state
+                .apply(
+                    &transfer(1, n, 10 + n as u8, 1_000, 5_000),
+                    &key(9).public_key(),
+                )
+                .expect("apply");
+        }
+        let root = state.root();
+        for (address, account) in state.accounts() {
+            let proof = state.proof(address).expect("proof");
+            assert!(proof.verify(&account.leaf(address), &root));
+            let forged = Account {
+                balance: Amount(account.balance.0 + 1),
+                ..*account
+            };
+            assert!(
+                !proof.verify(&forged.leaf(address), &root),
+                "inflated balance accepted"
+            );
+        }
+        assert!(state.proof(&addr(200)).is_none());
+    }
+}
