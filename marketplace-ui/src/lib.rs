@@ -6,8 +6,11 @@ use leptos_meta::Title;
 /// The kinds of work an offer can serve, as the filter names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobFilter {
+    /// Every offer.
     All,
+    /// Offers that run LLM generation or chat.
     Llm,
+    /// Offers that compute embeddings.
     Embeddings,
 }
 

@@ -19,24 +19,33 @@ tokio::task_local! {
 /// One problem with one field of a request.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct FieldError {
+    /// The field's name as the client sent it.
     pub field: String,
+    /// What is wrong, for people.
     pub message: String,
+    /// What is wrong, for programs.
     pub code: String,
 }
 
 /// Everything a JSON API can answer besides success.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// No API route matches.
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
+    /// The body is not JSON.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// The body is JSON of the wrong shape.
     #[error("the request body does not match the expected fields: {0}")]
     InvalidBody(String),
+    /// The body is not declared as JSON.
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The body exceeds the route's limit.
     #[error("the request body is larger than this route accepts")]
     PayloadTooLarge,
+    /// Fields failed validation; `details` lists them.
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
     /// A failure of ours; the cause is logged, the client sees a generic message.

@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::error::REQUEST_ID;
 
+/// The header that carries the request id both ways.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn sane(value: &str) -> bool {

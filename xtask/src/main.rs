@@ -19,9 +19,10 @@ commands:
                  install what the build needs (idempotent; a second run takes seconds)
   build [--release]
                  build the WASM bundle, the CSS and the server into target/site and target/*/
-  run [--release] [-- <aitbc-server args>]
-                 set up, build and run the whole stack on its embedded defaults
-  watch          rebuild and restart the server whenever a source file changes
+  run [--dev] [-- <aitbc-server args>]
+                 set up, build (release unless --dev) and run the whole stack on its embedded defaults
+  watch [-- <aitbc-server args>]
+                 rebuild and restart the server whenever a source file changes
   test [-- <cargo test args>]
                  set up, build, and run every test (unit, integration, browser)
 
