@@ -1,4 +1,4 @@
-//! The JSON API prefixes (`/api/`, `/v1/`, `/rpc/`, `/admin/`): routers that the coordinator, chain and exchange issues fill; for now every route under them answers a structured 404.
+//! The JSON API prefixes (`/api/`, `/v1/`, `/rpc/`, `/admin/`): the chain's RPC under `/rpc/`; the coordinator and exchange issues fill the others, which for now answer every route with a structured 404.
 
 use axum::{
     Router,
@@ -15,13 +15,21 @@ pub async fn route_not_found(OriginalUri(uri): OriginalUri, request: Request) ->
     }
 }
 
+/// Answers a request whose route exists for other methods only.
+pub async fn method_not_allowed(OriginalUri(uri): OriginalUri, request: Request) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
 /// The routers mounted under the API prefixes.
 pub fn routers() -> [(&'static str, Router<AppState>); 4] {
     let empty = || Router::new().fallback(route_not_found);
     [
         ("/api", empty()),
         ("/v1", empty()),
-        ("/rpc", empty()),
+        ("/rpc", crate::rpc::router()),
         ("/admin", empty()),
     ]
 }

@@ -24,6 +24,28 @@ pub struct Config {
     /// Folder holding the built site: `pkg/` (WASM, JS, CSS) and the files of `public/`.
     #[arg(long, env = "AITBC_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    /// Genesis JSON of the chain to run. Without it the server runs a one-authority devnet whose
+    /// genesis and keys it creates under `<data-dir>/chain/` on first start.
+    #[arg(long, env = "AITBC_GENESIS")]
+    pub genesis: Option<PathBuf>,
+
+    /// File with this node's authority key (hex seed, mode 0600). Without it a node given
+    /// `--genesis` only follows; the devnet uses the key it created.
+    #[arg(long, env = "AITBC_NODE_KEY")]
+    pub node_key: Option<PathBuf>,
+
+    /// Base URL of a peer node (repeatable, or comma-separated in the variable).
+    #[arg(long = "peer", env = "AITBC_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+
+    /// Produce a block in every slot, not only when transactions wait (plus the heartbeat).
+    #[arg(long, env = "AITBC_EMPTY_BLOCKS")]
+    pub empty_blocks: bool,
+
+    /// Run no chain node (the RPC then answers 503).
+    #[arg(long, env = "AITBC_NO_CHAIN")]
+    pub no_chain: bool,
 }
 
 impl Config {

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// No API route matches.
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
+    /// The route exists but not for this method.
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
     /// The body is not JSON.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
@@ -48,31 +51,74 @@ pub enum ApiError {
     /// Fields failed validation; `details` lists them.
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
+    /// A path or query parameter is malformed or out of range.
+    #[error("invalid {field}: {message}")]
+    BadParameter {
+        field: &'static str,
+        message: String,
+    },
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A domain rule refused the request; `code` is the rule's stable code, upper-cased.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
     /// A failure of ours; the cause is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
+    /// A domain refusal with `reason` (a snake_case code) and its message.
+    pub fn refused(status: StatusCode, reason: &str, message: impl ToString) -> Self {
+        ApiError::Refused {
+            status,
+            code: reason.to_ascii_uppercase(),
+            message: message.to_string(),
+        }
+    }
+
+    /// A malformed parameter.
+    pub fn bad(field: &'static str, message: impl ToString) -> Self {
+        ApiError::BadParameter {
+            field,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidBody(_) | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> &str {
         match self {
             ApiError::RouteNotFound { .. } => "NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::MalformedJson(_) => "MALFORMED_JSON",
             ApiError::InvalidBody(_) => "INVALID_BODY",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::BadParameter { .. } => "INVALID_PARAMETER",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Refused { code, .. } => code,
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -99,8 +145,17 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?cause, "internal error while serving a request");
         }
         let status = self.status();
+        let parameter;
         let details = match &self {
             ApiError::Validation(fields) => fields.as_slice(),
+            ApiError::BadParameter { field, message } => {
+                parameter = [FieldError {
+                    field: (*field).to_owned(),
+                    message: message.clone(),
+                    code: "invalid".into(),
+                }];
+                &parameter[..]
+            }
             _ => &[],
         };
         let timestamp = time::OffsetDateTime::now_utc()
@@ -144,3 +199,25 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
         Json(self.0).into_response()
     }
 }
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad("query", rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad("path", rejection.body_text())
+    }
+}
+
+/// `axum::extract::Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are [`ApiError`]s.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

@@ -1,10 +1,12 @@
 //! The one AITBC server process as a library: [`app`] builds the whole router and [`run`] serves it until shutdown, so tests can start it on port 0.
 
 mod api;
+mod chain_node;
 mod config;
 mod error;
 mod health;
 mod request_id;
+mod rpc;
 mod shutdown;
 mod web;
 
@@ -41,6 +43,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// When the process started serving, for `uptime_s`.
     pub started: Instant,
+    /// The chain node this server runs, if any.
+    pub node: Option<chain::Node>,
 }
 
 impl AppState {
@@ -49,6 +53,15 @@ impl AppState {
         Self {
             config: Arc::new(config),
             started: Instant::now(),
+            node: None,
+        }
+    }
+
+    /// The same, serving `node` under `/rpc/`.
+    pub fn with_node(self, node: chain::Node) -> Self {
+        Self {
+            node: Some(node),
+            ..self
         }
     }
 }
@@ -62,7 +75,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 /// The whole HTTP surface of the server.
 pub fn app(state: AppState) -> Router {
     let options = web::leptos_options(&state.config);
-    let mut router = Router::new().route("/health", get(health::health));
+    let mut router = Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(rpc::metrics));
     for (prefix, api) in api::routers() {
         // `nest` covers `/api` and `/api/x`; the bare `/api/` needs its own route.
         router = router
@@ -110,7 +125,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = app(AppState::new(config));
+    let node = chain_node::open(&config).await?;
+    let mut state = AppState::new(config);
+    let node_task = node.map(|node| {
+        state = state.clone().with_node(node.clone());
+        tokio::spawn(node.run(std::future::pending()))
+    });
+    let app = app(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
@@ -126,6 +147,10 @@ pub async fn run(
     tokio::select! {
         result = serve => result.context("the HTTP server failed")?,
         () = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at the end of the grace period were cut off"),
+    }
+    if let Some(task) = node_task {
+        // Every block is committed in one database transaction, so stopping between two is safe.
+        task.abort();
     }
     tracing::info!("server stopped");
     Ok(())

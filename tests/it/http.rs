@@ -65,7 +65,12 @@ async fn documented_paths_answer_as_documented() -> anyhow::Result<()> {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await?.contains("Page not found"));
 
-    for path in ["/api/jobs", "/v1/jobs", "/rpc/head", "/admin/stats"] {
+    for path in [
+        "/api/jobs",
+        "/v1/jobs",
+        "/rpc/no-such-route",
+        "/admin/stats",
+    ] {
         let response = http
             .post(server.at(path))
             .header("x-request-id", "test-42")

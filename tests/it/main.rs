@@ -1,4 +1,5 @@
 //! End-to-end tests: real server processes on loopback, real HTTP, a real headless Chromium.
 
+mod chain;
 mod http;
 mod hydration;

@@ -114,6 +114,11 @@ impl Server {
         })
     }
 
+    /// The server's data folder (the devnet's keys are under `chain/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// The full URL of `path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use types::{Address, Amount, BlockHeader, Hash, PublicKey};
+use types::{Address, Amount, BlockHeader, Hash, PublicKey, amount::BASE_UNITS_PER_AITBC};
 
 use crate::state::State;
 
@@ -137,6 +137,30 @@ impl Genesis {
             proposer: PublicKey([0; 32]),
             tx_root: Hash::ZERO,
             state_root: self.initial_state().root(),
+        }
+    }
+}
+
+impl Genesis {
+    /// A development chain: `authorities` take turns, `faucet` may mint up to 1,000 AITBC per
+    /// transaction, and `treasury` starts with 1,000,000 AITBC.
+    pub fn devnet(
+        chain_id: &str,
+        timestamp_ms: u64,
+        authorities: Vec<PublicKey>,
+        faucet: PublicKey,
+        treasury: Address,
+    ) -> Genesis {
+        Genesis {
+            chain_id: chain_id.to_owned(),
+            timestamp_ms,
+            authorities,
+            balances: BTreeMap::from([(treasury, Amount(1_000_000 * BASE_UNITS_PER_AITBC))]),
+            params: Params::default(),
+            faucet: Some(Faucet {
+                key: faucet,
+                max_per_tx: Amount(1_000 * BASE_UNITS_PER_AITBC),
+            }),
         }
     }
 }

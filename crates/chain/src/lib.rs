@@ -1,7 +1,15 @@
 //! The proof-of-authority node's pure core: genesis, the account state machine with its state root, and the rules a block must satisfy. Storage, networking and the RPC build on it.
 
+pub mod block;
+pub mod consensus;
 pub mod genesis;
+pub mod keyfile;
+pub mod mempool;
+pub mod node;
 pub mod state;
+pub mod store;
 
 pub use genesis::{Genesis, Params};
+pub use mempool::{Mempool, MempoolLimits, PoolError};
+pub use node::{Clock, Event, ImportOutcome, Node, NodeConfig, SystemClock};
 pub use state::{Account, Rejection, State};

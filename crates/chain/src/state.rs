@@ -85,8 +85,32 @@ impl State {
         State { accounts }
     }
 
+    /// Accounts as stored: address, balance, nonce.
+    pub fn from_accounts(accounts: impl IntoIterator<Item = (Address, Amount, u64)>) -> State {
+        let accounts = accounts
+            .into_iter()
+            .map(|(a, balance, nonce)| (a, Account { balance, nonce }))
+            .collect();
+        State { accounts }
+    }
+
+    /// The account at `address`; an unknown address is an empty account.
     pub fn account(&self, address: &Address) -> Account {
         self.accounts.get(address).copied().unwrap_or_default()
+    }
+
+    /// The account at `address` if it exists.
+    pub fn get(&self, address: &Address) -> Option<Account> {
+        self.accounts.get(address).copied()
+    }
+
+    /// How many accounts exist.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {

@@ -16,6 +16,11 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         bind: "127.0.0.1:0".parse().expect("address"),
         data_dir: data_dir.to_path_buf(),
         site_root: site_root.to_path_buf(),
+        genesis: None,
+        node_key: None,
+        peers: Vec::new(),
+        empty_blocks: false,
+        no_chain: true,
     }
 }
 
@@ -324,7 +329,7 @@ async fn api_prefixes_answer_json_even_bare() {
         "/v1/",
         "/rpc/",
         "/admin/",
-        "/rpc/head",
+        "/rpc/no-such-route",
         "/api/jobs/x/y",
     ] {
         let (status, headers, bytes) = send(
@@ -393,4 +398,22 @@ async fn the_bundle_is_revalidated_and_the_404_page_has_a_policy() {
         .to_str()
         .expect("ascii");
     assert!(csp.contains("'nonce-"), "{csp}");
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_route_is_a_json_405() {
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (status, _, bytes) = send(
+        router,
+        Request::delete("/rpc/sendTx")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(json_of(&bytes)["error"]["code"], "METHOD_NOT_ALLOWED");
 }

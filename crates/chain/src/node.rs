@@ -1,0 +1,565 @@
+//! The running node: it holds the head, the state and the mempool, admits transactions (durably), produces blocks in its turn, imports and verifies blocks from peers, pushes what it learns to them and pulls what it misses. Time comes from a [`Clock`] so tests control it.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, broadcast};
+use types::{Block, BlockHeader, Hash, SecretKey, SignedTransaction};
+
+use crate::{
+    block::{self, BlockError},
+    consensus,
+    genesis::Genesis,
+    mempool::{Admitted, Mempool, MempoolLimits, PoolError},
+    state::{Account, State},
+    store::{Head, Store, StoreError},
+};
+
+/// Wall-clock milliseconds since the Unix epoch, behind a trait so tests can drive time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// How a node runs.
+#[derive(Debug)]
+pub struct NodeConfig {
+    pub genesis: Genesis,
+    pub db_path: std::path::PathBuf,
+    /// The authority key this node proposes with; `None` for a node that only follows.
+    pub key: Option<SecretKey>,
+    /// Base URLs of peers whose RPC lives under `/rpc/` (e.g. `http://127.0.0.1:9081`).
+    pub peers: Vec<String>,
+    /// Produce a block only when transactions wait (plus a heartbeat), or in every slot.
+    pub empty_blocks: bool,
+    pub mempool: MempoolLimits,
+}
+
+/// What the node tells listeners (the RPC's live feed, for example).
+#[derive(Clone, Debug)]
+pub enum Event {
+    Block(Arc<Block>),
+    Transaction(Arc<SignedTransaction>),
+}
+
+/// Why a submitted transaction was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Refused(#[from] PoolError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What importing a block did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportOutcome {
+    Appended,
+    AlreadyKnown,
+    /// The block is beyond our head; the gap is being pulled from peers.
+    Gap {
+        head_height: u64,
+    },
+    /// The block competes with one we have and does not win.
+    Fork {
+        head_height: u64,
+    },
+}
+
+/// Why an imported block was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub blocks_proposed: AtomicU64,
+    pub blocks_imported: AtomicU64,
+    pub txs_accepted: AtomicU64,
+    pub last_build_us: AtomicU64,
+    pub last_import_us: AtomicU64,
+    rejected_txs: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    rejected_blocks: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    fn count(
+        map: &std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+        code: &'static str,
+    ) {
+        if let Ok(mut map) = map.lock() {
+            *map.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Rejected transactions by reason code.
+    pub fn rejected_txs(&self) -> Vec<(&'static str, u64)> {
+        self.rejected_txs
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Rejected blocks by reason code.
+    pub fn rejected_blocks(&self) -> Vec<(&'static str, u64)> {
+        self.rejected_blocks
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
+    }
+}
+
+struct Chain {
+    head: Head,
+    state: State,
+    mempool: Mempool,
+}
+
+struct Shared {
+    genesis: Genesis,
+    store: Store,
+    key: Option<SecretKey>,
+    peers: Vec<String>,
+    empty_blocks: bool,
+    http: reqwest::Client,
+    chain: Mutex<Chain>,
+    events: broadcast::Sender<Event>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    /// The highest head any peer reported, so a node that is behind syncs before it proposes.
+    best_peer_height: AtomicU64,
+}
+
+/// A handle on the node; cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("chain_id", &self.shared.genesis.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A peer's answer to `GET /rpc/head`.
+#[derive(Debug, Deserialize)]
+struct PeerHead {
+    height: u64,
+}
+
+/// A peer's answer to `GET /rpc/blocks-range` in full form.
+#[derive(Debug, Deserialize)]
+struct PeerBlocks {
+    blocks: Vec<Block>,
+}
+
+/// The most blocks one sync request asks for.
+pub const SYNC_BATCH: u64 = 500;
+
+impl Node {
+    /// Opens the database (writing genesis the first time), loads the head and the stored mempool.
+    pub async fn open(config: NodeConfig, clock: Arc<dyn Clock>) -> Result<Node, StoreError> {
+        config
+            .genesis
+            .validate()
+            .map_err(|e| StoreError::Corrupt(format!("invalid genesis: {e}")))?;
+        let store = Store::open(&config.db_path).await?;
+        store.init(&config.genesis).await?;
+        let (head, state) = store.load().await?;
+        let mut mempool = Mempool::new(config.mempool);
+        let mut stale = Vec::new();
+        for (tx, received_ms) in store.pending().await? {
+            let hash = tx.hash();
+            if mempool.admit(tx, &state, received_ms).is_err() {
+                stale.push(hash);
+            }
+        }
+        store.remove_pending(&stale).await?;
+        tracing::info!(
+            height = head.header.height,
+            pending = mempool.len(),
+            "chain loaded"
+        );
+        let (events, _) = broadcast::channel(1024);
+        let shared = Shared {
+            genesis: config.genesis,
+            store,
+            key: config.key,
+            peers: config.peers,
+            empty_blocks: config.empty_blocks,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            chain: Mutex::new(Chain {
+                head,
+                state,
+                mempool,
+            }),
+            events,
+            metrics: Metrics::default(),
+            clock,
+            best_peer_height: AtomicU64::new(0),
+        };
+        Ok(Node {
+            shared: Arc::new(shared),
+        })
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.shared.genesis
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    pub fn peers(&self) -> &[String] {
+        &self.shared.peers
+    }
+
+    /// Listens to new blocks and transactions.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    pub async fn head(&self) -> Head {
+        self.shared.chain.lock().await.head.clone()
+    }
+
+    pub async fn account(&self, address: &types::Address) -> Account {
+        self.shared.chain.lock().await.state.account(address)
+    }
+
+    /// The current state (a copy), for proofs and listings.
+    pub async fn state(&self) -> State {
+        self.shared.chain.lock().await.state.clone()
+    }
+
+    /// Pending transactions in inclusion order.
+    pub async fn pending(&self) -> Vec<SignedTransaction> {
+        self.shared.chain.lock().await.mempool.ordered()
+    }
+
+    pub async fn is_pending(&self, hash: &Hash) -> bool {
+        self.shared.chain.lock().await.mempool.contains(hash)
+    }
+
+    pub async fn mempool_len(&self) -> usize {
+        self.shared.chain.lock().await.mempool.len()
+    }
+
+    /// Admits a transaction: checks every rule, stores it, then relays it to peers. Returns once
+    /// the transaction is durable.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admitted, SubmitError> {
+        let admitted = self.admit(tx.clone()).await?;
+        if let Admitted::New(_) | Admitted::Replaced { .. } = admitted {
+            let _ = self
+                .shared
+                .events
+                .send(Event::Transaction(Arc::new(tx.clone())));
+            self.relay("sendTx", serde_json::to_value(&tx).unwrap_or_default());
+        }
+        Ok(admitted)
+    }
+
+    async fn admit(&self, tx: SignedTransaction) -> Result<Admitted, SubmitError> {
+        let shared = &self.shared;
+        if let Err(rejection) = State::check_standalone(&tx, &shared.genesis) {
+            Metrics::count(&shared.metrics.rejected_txs, rejection.code());
+            return Err(PoolError::from(rejection).into());
+        }
+        let now = shared.clock.now_ms();
+        let mut chain = shared.chain.lock().await;
+        let chain = &mut *chain;
+        let admitted = match chain.mempool.admit(tx.clone(), &chain.state, now) {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                Metrics::count(&shared.metrics.rejected_txs, error.code());
+                return Err(error.into());
+            }
+        };
+        match &admitted {
+            Admitted::New(_) => shared.store.save_pending(&tx, now).await?,
+            Admitted::Replaced { old, .. } => {
+                shared.store.save_pending(&tx, now).await?;
+                shared.store.remove_pending(&[*old]).await?;
+            }
+            Admitted::Duplicate(_) => {}
+        }
+        shared.metrics.txs_accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(admitted)
+    }
+
+    /// Sends `body` to every peer's `/rpc/{route}` in the background.
+    fn relay(&self, route: &'static str, body: serde_json::Value) {
+        for peer in &self.shared.peers {
+            let url = format!("{peer}/rpc/{route}");
+            let http = self.shared.http.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                if let Err(error) = http.post(&url).json(&body).send().await {
+                    tracing::debug!(%url, %error, "peer did not take a relayed message");
+                }
+            });
+        }
+    }
+
+    /// Verifies and appends a block from a peer.
+    pub async fn import(&self, block: Block) -> Result<ImportOutcome, ImportError> {
+        let shared = &self.shared;
+        let started = Instant::now();
+        let mut chain = shared.chain.lock().await;
+        let head = &chain.head.header;
+        let head_height = head.height;
+        if block.header.height <= head_height {
+            let known = shared.store.block_by_hash(&block.hash()).await?.is_some();
+            return Ok(if known {
+                ImportOutcome::AlreadyKnown
+            } else {
+                ImportOutcome::Fork { head_height }
+            });
+        }
+        if block.header.height > head_height + 1 {
+            shared
+                .best_peer_height
+                .fetch_max(block.header.height, Ordering::Relaxed);
+            return Ok(ImportOutcome::Gap { head_height });
+        }
+        let now = shared.clock.now_ms();
+        let state = match block::verify(&shared.genesis, head, &chain.state, &block, now) {
+            Ok(state) => state,
+            Err(error) => {
+                Metrics::count(&shared.metrics.rejected_blocks, error.code());
+                tracing::warn!(
+                    height = block.header.height,
+                    reason = error.code(),
+                    "refused a block"
+                );
+                return Err(error.into());
+            }
+        };
+        self.commit(&mut chain, block, state).await?;
+        shared
+            .metrics
+            .blocks_imported
+            .fetch_add(1, Ordering::Relaxed);
+        shared
+            .metrics
+            .last_import_us
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(ImportOutcome::Appended)
+    }
+
+    /// Writes a verified block and moves the head, the state and the mempool to it.
+    async fn commit(
+        &self,
+        chain: &mut Chain,
+        block: Block,
+        state: State,
+    ) -> Result<(), StoreError> {
+        let shared = &self.shared;
+        let slot = consensus::slot_of(&shared.genesis, block.header.timestamp_ms);
+        let weight = consensus::weight(&shared.genesis, &block.header.proposer, slot);
+        let total_weight = chain.head.total_weight + weight;
+        shared
+            .store
+            .commit_block(&block, weight, total_weight, &chain.state, &state)
+            .await?;
+        chain.state = state;
+        chain.head = Head {
+            header: block.header.clone(),
+            total_weight,
+        };
+        chain.mempool.revalidate(&chain.state);
+        let _ = shared.events.send(Event::Block(Arc::new(block)));
+        Ok(())
+    }
+
+    /// Proposes a block if this node is an authority whose time in the current slot has come.
+    /// Returns the new block's height when it produced one.
+    pub async fn propose_if_due(&self) -> Result<Option<u64>, StoreError> {
+        let shared = &self.shared;
+        let Some(key) = &shared.key else {
+            return Ok(None);
+        };
+        let genesis = &shared.genesis;
+        let now = shared.clock.now_ms();
+        let mut chain = shared.chain.lock().await;
+        let head = chain.head.header.clone();
+        if shared.best_peer_height.load(Ordering::Relaxed) > head.height {
+            return Ok(None);
+        }
+        let slot = consensus::slot_of(genesis, now);
+        if head.height > 0 && slot <= consensus::slot_of(genesis, head.timestamp_ms) {
+            return Ok(None);
+        }
+        let Some(rank) = consensus::rank(genesis, &key.public_key(), slot) else {
+            return Ok(None);
+        };
+        if now < consensus::slot_start_ms(genesis, slot) + consensus::delay_ms(genesis, rank)
+            || now <= head.timestamp_ms
+        {
+            return Ok(None);
+        }
+        let heartbeat_due = now.saturating_sub(head.timestamp_ms) >= genesis.params.heartbeat_ms;
+        if chain.mempool.is_empty() && !shared.empty_blocks && !heartbeat_due {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let candidates = chain.mempool.ordered();
+        let built = block::build(genesis, &head, &chain.state, candidates, key, now);
+        let dropped: Vec<Hash> = built.dropped.iter().map(|(h, _)| *h).collect();
+        let height = built.block.header.height;
+        let block = built.block;
+        self.commit(&mut chain, block.clone(), built.state).await?;
+        shared.store.remove_pending(&dropped).await?;
+        drop(chain);
+        shared
+            .metrics
+            .blocks_proposed
+            .fetch_add(1, Ordering::Relaxed);
+        shared
+            .metrics
+            .last_build_us
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        tracing::info!(height, txs = block.transactions.len(), "proposed a block");
+        self.relay(
+            "importBlock",
+            serde_json::to_value(&block).unwrap_or_default(),
+        );
+        Ok(Some(height))
+    }
+
+    /// Pulls missing blocks from the peers until none is ahead; returns how many were imported.
+    pub async fn sync_once(&self) -> usize {
+        let mut imported = 0;
+        for peer in self.shared.peers.clone() {
+            let url = format!("{peer}/rpc/head");
+            let Ok(response) = self.shared.http.get(&url).send().await else {
+                continue;
+            };
+            let Ok(peer_head) = response.json::<PeerHead>().await else {
+                continue;
+            };
+            self.shared
+                .best_peer_height
+                .fetch_max(peer_head.height, Ordering::Relaxed);
+            loop {
+                let ours = self.head().await.header.height;
+                if peer_head.height <= ours {
+                    break;
+                }
+                let end = peer_head.height.min(ours + SYNC_BATCH);
+                let url = format!(
+                    "{peer}/rpc/blocks-range?start={}&end={end}&full=true",
+                    ours + 1
+                );
+                let Ok(response) = self.shared.http.get(&url).send().await else {
+                    break;
+                };
+                let Ok(batch) = response.json::<PeerBlocks>().await else {
+                    break;
+                };
+                let mut progressed = false;
+                for block in batch.blocks {
+                    match self.import(block).await {
+                        Ok(ImportOutcome::Appended) => {
+                            imported += 1;
+                            progressed = true;
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(%peer, %error, "sync stopped at an invalid block");
+                            break;
+                        }
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+        }
+        // Whatever the peers said, we are now as far as we could get from them.
+        let ours = self.head().await.header.height;
+        self.shared
+            .best_peer_height
+            .fetch_min(ours, Ordering::Relaxed);
+        imported
+    }
+
+    /// Runs the producer and the sync loop until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let producer = {
+            let node = self.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(25));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = node.propose_if_due().await {
+                        tracing::error!(%error, "could not store a proposed block");
+                    }
+                }
+            }
+        };
+        let syncer = {
+            let node = self.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tick.tick().await;
+                    node.sync_once().await;
+                    let now = node.shared.clock.now_ms();
+                    let mut chain = node.shared.chain.lock().await;
+                    chain.mempool.expire(now);
+                }
+            }
+        };
+        tokio::select! {
+            () = producer => {}
+            () = syncer => {}
+            () = shutdown => tracing::info!("node stopped"),
+        }
+    }
+
+    /// The header of block `height` on our chain, if we have it.
+    pub async fn header(&self, height: u64) -> Result<Option<BlockHeader>, StoreError> {
+        Ok(self
+            .shared
+            .store
+            .block_by_height(height)
+            .await?
+            .map(|b| b.header))
+    }
+}

@@ -1,0 +1,384 @@
+//! The node's SQLite database through sqlx: a block, its transactions, the accounts it changed and their undo entries are written in one database transaction, so a crash never leaves half a block; admitted transactions are written before they are acknowledged.
+
+use std::{collections::BTreeSet, path::Path, str::FromStr};
+
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
+};
+use types::{Address, Amount, Block, BlockHeader, Hash, SignedTransaction, TxBody};
+
+use crate::{genesis::Genesis, state::State};
+
+/// Storage failures; the node cannot go on without its database, so callers mostly report them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("this database belongs to chain {stored}, not to the genesis given ({given})")]
+    OtherChain { stored: String, given: String },
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn amount_bytes(amount: Amount) -> Vec<u8> {
+    amount.0.to_be_bytes().to_vec()
+}
+
+fn amount_of(bytes: &[u8]) -> Result<Amount, StoreError> {
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| corrupt("a balance is not 8 bytes"))?;
+    Ok(Amount(u64::from_be_bytes(bytes)))
+}
+
+fn i64_of(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Where a stored transaction sits.
+#[derive(Clone, Debug)]
+pub struct StoredTx {
+    pub tx: SignedTransaction,
+    pub block_height: u64,
+    pub index: u32,
+}
+
+/// The head as stored.
+#[derive(Clone, Debug)]
+pub struct Head {
+    pub header: BlockHeader,
+    pub total_weight: u64,
+}
+
+/// The node's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL survives a killed process; only a power loss can lose the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Writes block 0 and the initial accounts the first time; later checks the genesis matches.
+    pub async fn init(&self, genesis: &Genesis) -> Result<(), StoreError> {
+        let header = genesis.header();
+        let hash = header.hash();
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'genesis_hash'")
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(stored) = stored {
+            return if stored == hash.to_hex() {
+                Ok(())
+            } else {
+                Err(StoreError::OtherChain {
+                    stored,
+                    given: hash.to_hex(),
+                })
+            };
+        }
+        let block = Block {
+            header,
+            signature: types::Signature([0; 64]),
+            transactions: Vec::new(),
+        };
+        let mut db = self.pool.begin().await?;
+        insert_block(&mut db, &block, 0, 0).await?;
+        for (address, account) in genesis.initial_state().accounts() {
+            sqlx::query("INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?)")
+                .bind(address.0.to_vec())
+                .bind(amount_bytes(account.balance))
+                .bind(i64_of(account.nonce))
+                .execute(&mut *db)
+                .await?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('genesis_hash', ?), ('chain_id', ?)")
+            .bind(hash.to_hex())
+            .bind(&genesis.chain_id)
+            .execute(&mut *db)
+            .await?;
+        db.commit().await?;
+        Ok(())
+    }
+
+    /// The head block and the state after it, as the node resumes from them.
+    pub async fn load(&self) -> Result<(Head, State), StoreError> {
+        let row =
+            sqlx::query("SELECT block, total_weight FROM blocks ORDER BY height DESC LIMIT 1")
+                .fetch_one(&self.pool)
+                .await?;
+        let block: Block = serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?;
+        let head = Head {
+            header: block.header,
+            total_weight: row.get::<i64, _>(1) as u64,
+        };
+        let rows = sqlx::query("SELECT address, balance, nonce FROM accounts")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut accounts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let address: [u8; 20] = row
+                .get::<Vec<u8>, _>(0)
+                .try_into()
+                .map_err(|_| corrupt("an address is not 20 bytes"))?;
+            accounts.push((
+                Address(address),
+                amount_of(&row.get::<Vec<u8>, _>(1))?,
+                row.get::<i64, _>(2) as u64,
+            ));
+        }
+        let state = State::from_accounts(accounts);
+        if state.root() != head.header.state_root {
+            return Err(corrupt(
+                "the stored accounts do not match the head's state root",
+            ));
+        }
+        Ok((head, state))
+    }
+
+    /// Commits `block` on top of the head in one database transaction: the block, its
+    /// transactions, the accounts it changed (with their previous values for undo), and the
+    /// removal of its transactions from the stored mempool.
+    pub async fn commit_block(
+        &self,
+        block: &Block,
+        weight: u64,
+        total_weight: u64,
+        before: &State,
+        after: &State,
+    ) -> Result<(), StoreError> {
+        let mut touched = BTreeSet::from([Address::of(&block.header.proposer)]);
+        for tx in &block.transactions {
+            touched.insert(tx.tx.sender_address());
+            match &tx.tx.body {
+                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => touched.insert(*to),
+            };
+        }
+        let mut db = self.pool.begin().await?;
+        insert_block(&mut db, block, weight, total_weight).await?;
+        let height = i64_of(block.header.height);
+        for address in touched {
+            let old = before.get(&address);
+            sqlx::query(
+                "INSERT INTO account_undo (height, address, balance, nonce) VALUES (?, ?, ?, ?)",
+            )
+            .bind(height)
+            .bind(address.0.to_vec())
+            .bind(old.map(|a| amount_bytes(a.balance)))
+            .bind(old.map(|a| i64_of(a.nonce)))
+            .execute(&mut *db)
+            .await?;
+            let new = after.account(&address);
+            sqlx::query(
+                "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
+                 ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
+            )
+            .bind(address.0.to_vec())
+            .bind(amount_bytes(new.balance))
+            .bind(i64_of(new.nonce))
+            .execute(&mut *db)
+            .await?;
+        }
+        db.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an admitted transaction; once this returns, the transaction survives a crash.
+    pub async fn save_pending(
+        &self,
+        tx: &SignedTransaction,
+        received_ms: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO mempool (hash, tx, received_ms) VALUES (?, ?, ?)")
+            .bind(tx.hash().0.to_vec())
+            .bind(serde_json::to_string(tx).map_err(corrupt)?)
+            .bind(i64_of(received_ms))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets pending transactions (included, replaced, expired or invalid).
+    pub async fn remove_pending(&self, hashes: &[Hash]) -> Result<(), StoreError> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let mut db = self.pool.begin().await?;
+        for hash in hashes {
+            sqlx::query("DELETE FROM mempool WHERE hash = ?")
+                .bind(hash.0.to_vec())
+                .execute(&mut *db)
+                .await?;
+        }
+        db.commit().await?;
+        Ok(())
+    }
+
+    /// Every stored pending transaction with its arrival time, oldest first.
+    pub async fn pending(&self) -> Result<Vec<(SignedTransaction, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT tx, received_ms FROM mempool ORDER BY received_ms")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
+                    row.get::<i64, _>(1) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    fn block_of(row: &SqliteRow) -> Result<Block, StoreError> {
+        serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)
+    }
+
+    pub async fn block_by_height(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let row = sqlx::query("SELECT block FROM blocks WHERE height = ?")
+            .bind(i64_of(height))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::block_of).transpose()
+    }
+
+    pub async fn block_by_hash(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
+        let row = sqlx::query("SELECT block FROM blocks WHERE hash = ?")
+            .bind(hash.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::block_of).transpose()
+    }
+
+    /// Blocks `start..=end` in ascending order.
+    pub async fn blocks_range(&self, start: u64, end: u64) -> Result<Vec<Block>, StoreError> {
+        let rows =
+            sqlx::query("SELECT block FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height")
+                .bind(i64_of(start))
+                .bind(i64_of(end))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(Self::block_of).collect()
+    }
+
+    pub async fn transaction(&self, hash: &Hash) -> Result<Option<StoredTx>, StoreError> {
+        let row = sqlx::query("SELECT tx, block_height, idx FROM transactions WHERE hash = ?")
+            .bind(hash.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(StoredTx {
+                tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
+                block_height: row.get::<i64, _>(1) as u64,
+                index: row.get::<i64, _>(2) as u32,
+            })
+        })
+        .transpose()
+    }
+
+    /// Included transactions, newest first.
+    pub async fn transactions(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<StoredTx>, u64), StoreError> {
+        let rows = sqlx::query("SELECT tx, block_height, idx FROM transactions ORDER BY block_height DESC, idx DESC LIMIT ? OFFSET ?")
+            .bind(i64::from(limit))
+            .bind(i64_of(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions")
+            .fetch_one(&self.pool)
+            .await?;
+        let txs = rows
+            .iter()
+            .map(|row| {
+                Ok(StoredTx {
+                    tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
+                    block_height: row.get::<i64, _>(1) as u64,
+                    index: row.get::<i64, _>(2) as u32,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((txs, total as u64))
+    }
+
+    /// Counts of stored blocks (genesis included) and transactions.
+    pub async fn totals(&self) -> Result<(u64, u64), StoreError> {
+        let blocks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
+            .fetch_one(&self.pool)
+            .await?;
+        let txs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((blocks as u64, txs as u64))
+    }
+}
+
+async fn insert_block(
+    db: &mut sqlx::SqliteConnection,
+    block: &Block,
+    weight: u64,
+    total_weight: u64,
+) -> Result<(), StoreError> {
+    let header = &block.header;
+    let height = i64_of(header.height);
+    sqlx::query(
+        "INSERT INTO blocks (height, hash, parent_hash, timestamp_ms, proposer, tx_count, weight, total_weight, block) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(height)
+    .bind(header.hash().0.to_vec())
+    .bind(header.parent_hash.0.to_vec())
+    .bind(i64_of(header.timestamp_ms))
+    .bind(header.proposer.0.to_vec())
+    .bind(block.transactions.len() as i64)
+    .bind(i64_of(weight))
+    .bind(i64_of(total_weight))
+    .bind(serde_json::to_string(block).map_err(corrupt)?)
+    .execute(&mut *db)
+    .await?;
+    for (idx, tx) in block.transactions.iter().enumerate() {
+        let recipient = match &tx.tx.body {
+            TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => to.0.to_vec(),
+        };
+        let hash = tx.hash().0.to_vec();
+        sqlx::query("INSERT INTO transactions (hash, block_height, idx, sender, recipient, tx) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&hash)
+            .bind(height)
+            .bind(idx as i64)
+            .bind(tx.tx.sender_address().0.to_vec())
+            .bind(recipient)
+            .bind(serde_json::to_string(tx).map_err(corrupt)?)
+            .execute(&mut *db)
+            .await?;
+        sqlx::query("DELETE FROM mempool WHERE hash = ?")
+            .bind(&hash)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Starts the chain node this server runs: the genesis and key from the config, or a devnet created under the data folder on first start.
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::Context;
+use chain::{Genesis, MempoolLimits, Node, NodeConfig, SystemClock, keyfile};
+use types::Address;
+
+use crate::Config;
+
+/// The chain id of the embedded devnet.
+pub const DEVNET_CHAIN_ID: &str = "aitbc-devnet";
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Creates the devnet's genesis and keys in `dir` unless they exist; returns the genesis path.
+fn ensure_devnet(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let genesis_path = dir.join("genesis.json");
+    if genesis_path.exists() {
+        return Ok(genesis_path);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let authority = keyfile::generate();
+    let faucet = keyfile::generate();
+    let treasury = keyfile::generate();
+    keyfile::write(&dir.join("authority.key"), &authority)?;
+    keyfile::write(&dir.join("faucet.key"), &faucet)?;
+    keyfile::write(&dir.join("treasury.key"), &treasury)?;
+    let genesis = Genesis::devnet(
+        DEVNET_CHAIN_ID,
+        now_ms(),
+        vec![authority.public_key()],
+        faucet.public_key(),
+        Address::of(&treasury.public_key()),
+    );
+    let json = serde_json::to_string_pretty(&genesis)?;
+    // Written last: its presence means the devnet is complete.
+    std::fs::write(&genesis_path, json)
+        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
+    tracing::info!(path = %genesis_path.display(), "created a devnet genesis and its keys");
+    Ok(genesis_path)
+}
+
+/// Opens the node described by `config`, or `None` when the config asks for no chain.
+pub async fn open(config: &Config) -> anyhow::Result<Option<Node>> {
+    if config.no_chain {
+        return Ok(None);
+    }
+    let chain_dir = config.data_dir.join("chain");
+    let (genesis_path, key_path) = match &config.genesis {
+        Some(path) => (path.clone(), config.node_key.clone()),
+        None => (
+            ensure_devnet(&chain_dir)?,
+            Some(
+                config
+                    .node_key
+                    .clone()
+                    .unwrap_or_else(|| chain_dir.join("authority.key")),
+            ),
+        ),
+    };
+    let text = std::fs::read_to_string(&genesis_path)
+        .with_context(|| format!("cannot read {}", genesis_path.display()))?;
+    let genesis: Genesis = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid genesis", genesis_path.display()))?;
+    genesis
+        .validate()
+        .with_context(|| format!("{} is not a valid genesis", genesis_path.display()))?;
+    let key = key_path.map(|p| keyfile::read(&p)).transpose()?;
+    if let Some(key) = &key
+        && !genesis.authorities.contains(&key.public_key())
+    {
+        anyhow::bail!(
+            "the node key {} is not an authority of chain {}",
+            key.public_key(),
+            genesis.chain_id
+        );
+    }
+    std::fs::create_dir_all(&chain_dir)
+        .with_context(|| format!("cannot create {}", chain_dir.display()))?;
+    let node_config = NodeConfig {
+        genesis,
+        db_path: chain_dir.join("chain.db"),
+        key,
+        peers: config
+            .peers
+            .iter()
+            .map(|p| p.trim_end_matches('/').to_owned())
+            .collect(),
+        empty_blocks: config.empty_blocks,
+        mempool: MempoolLimits::default(),
+    };
+    let node = Node::open(node_config, Arc::new(SystemClock))
+        .await
+        .context("cannot open the chain database")?;
+    Ok(Some(node))
+}

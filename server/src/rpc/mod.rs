@@ -1,0 +1,52 @@
+//! The chain node's RPC under `/rpc/`: the earlier system's routes and JSON field names (head, blocks, blocks-range, tx, transactions, getBalance, address, sendTx, estimateFee, importBlock, syncStatus) made real, plus mempool, transaction status, proofs and metrics. Wire types live here and are converted from the chain's own types explicitly.
+
+mod accounts;
+mod blocks;
+mod node;
+mod transactions;
+mod views;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use chain::Node;
+
+pub use node::metrics;
+
+use crate::{ApiError, AppState};
+
+/// The node behind the RPC, or a 503 when this server runs none.
+pub fn node_of(state: &AppState) -> Result<&Node, ApiError> {
+    state.node.as_ref().ok_or_else(|| {
+        ApiError::refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "no_node",
+            "this server runs no chain node",
+        )
+    })
+}
+
+/// Every RPC route; mounted under `/rpc`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/head", get(blocks::head))
+        .route("/blocks/{height}", get(blocks::by_height))
+        .route("/blocks/hash/{hash}", get(blocks::by_hash))
+        .route("/blocks-range", get(blocks::range))
+        .route("/tx/{hash}", get(transactions::by_hash))
+        .route("/tx/{hash}/proof", get(transactions::proof))
+        .route("/transactions", get(transactions::list))
+        .route("/mempool", get(transactions::mempool))
+        .route("/sendTx", post(transactions::send))
+        .route("/estimateFee", post(transactions::estimate_fee))
+        .route("/getBalance/{address}", get(accounts::balance))
+        .route("/address/{address}", get(accounts::address))
+        .route("/addresses", get(accounts::addresses))
+        .route("/accounts/{address}/proof", get(accounts::proof))
+        .route("/importBlock", post(node::import_block))
+        .route("/syncStatus", get(node::sync_status))
+        .route("/metrics", get(node::metrics))
+        .fallback(crate::api::route_not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+}
