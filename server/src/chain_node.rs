@@ -4,7 +4,6 @@ use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use chain::{Genesis, MempoolLimits, Node, NodeConfig, SystemClock, keyfile};
-use types::Address;
 
 use crate::Config;
 
@@ -23,26 +22,9 @@ fn ensure_devnet(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     if genesis_path.exists() {
         return Ok(genesis_path);
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let authority = keyfile::generate();
-    let faucet = keyfile::generate();
-    let treasury = keyfile::generate();
-    keyfile::write(&dir.join("authority.key"), &authority)?;
-    keyfile::write(&dir.join("faucet.key"), &faucet)?;
-    keyfile::write(&dir.join("treasury.key"), &treasury)?;
-    let genesis = Genesis::devnet(
-        DEVNET_CHAIN_ID,
-        now_ms(),
-        vec![authority.public_key()],
-        faucet.public_key(),
-        Address::of(&treasury.public_key()),
-    );
-    let json = serde_json::to_string_pretty(&genesis)?;
-    // Written last: its presence means the devnet is complete.
-    std::fs::write(&genesis_path, json)
-        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
-    tracing::info!(path = %genesis_path.display(), "created a devnet genesis and its keys");
-    Ok(genesis_path)
+    let files = chain::devnet::create(dir, DEVNET_CHAIN_ID, 1, now_ms())?;
+    tracing::info!(path = %files.genesis.display(), "created a devnet genesis and its keys");
+    Ok(files.genesis)
 }
 
 /// Opens the node described by `config`, or `None` when the config asks for no chain.

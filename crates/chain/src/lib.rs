@@ -2,6 +2,7 @@
 
 pub mod block;
 pub mod consensus;
+pub mod devnet;
 pub mod genesis;
 pub mod keyfile;
 pub mod mempool;

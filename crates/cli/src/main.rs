@@ -1,11 +1,46 @@
-//! The `aitbc` command; it has no subcommands yet and says so instead of pretending to work.
+//! The `aitbc` command: for now it creates development chains (`aitbc devnet`); the node, wallet and miner commands arrive with their issues.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "aitbc {}: this command has no subcommands yet; the node, wallet and miner commands arrive with their issues",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "aitbc", version, about = "AITBC command-line tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a development chain: genesis.json and its keys (0600 files) into a folder.
+    Devnet {
+        /// Folder to write into; it must not hold a genesis already.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many authorities take turns producing blocks.
+        #[arg(long, default_value_t = 1)]
+        authorities: usize,
+        /// The chain id.
+        #[arg(long, default_value = "aitbc-devnet")]
+        chain_id: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Devnet { out, authorities, chain_id } => {
+            anyhow::ensure!(!out.join("genesis.json").exists(), "{} already holds a genesis", out.display());
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+            let files = chain::devnet::create(&out, &chain_id, authorities, now_ms).context("cannot write the devnet")?;
+            println!("genesis: {}", files.genesis.display());
+            for key in &files.authority_keys {
+                println!("authority key: {}", key.display());
+            }
+            println!("faucet key: {}", files.faucet_key.display());
+            println!("treasury key: {}", files.treasury_key.display());
+            Ok(())
+        }
+    }
 }
