@@ -132,6 +132,11 @@ pub async fn run(
         tokio::spawn(node.run(std::future::pending()))
     });
     let app = app(state);
+    let url = format!("http://{}/", listener.local_addr()?);
+    tracing::info!(%url, "AITBC server listening");
+    // A line on stdout for people and scripts waiting for the server, independent of RUST_LOG;
+    // printed once everything is open, so whoever waits for it can use the server at once.
+    println!("AITBC is running at {url}");
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

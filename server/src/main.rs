@@ -17,9 +17,5 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
-    let url = format!("http://{}/", listener.local_addr()?);
-    tracing::info!(%url, "AITBC server listening");
-    // A line on stdout for people and scripts waiting for the server, independent of RUST_LOG.
-    println!("AITBC is running at {url}");
     server::run(config, listener, shutdown_signal()).await
 }

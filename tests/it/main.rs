@@ -3,3 +3,4 @@
 mod chain;
 mod http;
 mod hydration;
+mod network;

@@ -4,4 +4,4 @@ mod browser;
 mod server;
 
 pub use browser::{Browser, ConsoleEntry, Tab};
-pub use server::{Server, Site};
+pub use server::{Options, Server, Site, free_port};

@@ -13,7 +13,27 @@ pub struct Server {
     child: Child,
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`.
     pub url: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    _owned_data_dir: Option<tempfile::TempDir>,
+}
+
+/// How to start a server beyond the defaults.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// A data folder that outlives the process (to restart it); a fresh temporary one otherwise.
+    pub data_dir: Option<PathBuf>,
+    /// `HOST:PORT` to listen on; a free port otherwise.
+    pub bind: Option<String>,
+    /// More flags for `aitbc-server`.
+    pub args: Vec<String>,
+}
+
+/// A loopback port that was free a moment ago, for processes that must keep their address
+/// across restarts.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The server binary: `AITBC_SERVER_BIN` (set by `./x test`), else the one beside this test's
@@ -79,15 +99,28 @@ impl Server {
 
     /// Starts the server on `127.0.0.1:0` and waits until it says where it listens.
     pub async fn start_with(site: Site) -> anyhow::Result<Self> {
-        let data_dir = tempfile::tempdir()?;
+        Self::start_with_options(site, Options::default()).await
+    }
+
+    /// Starts the server with `options` and waits until it says where it listens.
+    pub async fn start_with_options(site: Site, options: Options) -> anyhow::Result<Self> {
+        let (data_dir, owned) = match options.data_dir {
+            Some(dir) => (dir, None),
+            None => {
+                let temp = tempfile::tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let bind = options.bind.unwrap_or_else(|| "127.0.0.1:0".into());
         let binary = server_binary()?;
         let mut child = Command::new(&binary)
             .arg("--bind")
-            .arg("127.0.0.1:0")
+            .arg(&bind)
             .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg(&data_dir)
             .arg("--site-root")
             .arg(site.root()?)
+            .args(&options.args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -110,13 +143,14 @@ impl Server {
         Ok(Server {
             child,
             url,
-            _data_dir: data_dir,
+            data_dir,
+            _owned_data_dir: owned,
         })
     }
 
     /// The server's data folder (the devnet's keys are under `chain/`).
     pub fn data_dir(&self) -> &std::path::Path {
-        self._data_dir.path()
+        &self.data_dir
     }
 
     /// The full URL of `path`.

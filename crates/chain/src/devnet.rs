@@ -10,7 +10,10 @@ use crate::{genesis::Genesis, keyfile};
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetError {
     #[error("cannot write the devnet in {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Key(#[from] keyfile::KeyFileError),
     #[error("a devnet needs at least one authority")]
@@ -29,17 +32,29 @@ pub struct DevnetFiles {
 
 /// Writes `genesis.json` and the keys into `dir` (created if needed). With one authority its
 /// key is `authority.key`, as the one-process server expects.
-pub fn create(dir: &Path, chain_id: &str, authorities: usize, timestamp_ms: u64) -> Result<DevnetFiles, DevnetError> {
+pub fn create(
+    dir: &Path,
+    chain_id: &str,
+    authorities: usize,
+    timestamp_ms: u64,
+) -> Result<DevnetFiles, DevnetError> {
     if authorities == 0 {
         return Err(DevnetError::NoAuthorities);
     }
-    let io = |source| DevnetError::Io { path: dir.display().to_string(), source };
+    let io = |source| DevnetError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut authority_keys = Vec::new();
     let mut public = Vec::new();
     for i in 0..authorities {
         let key = keyfile::generate();
-        let name = if authorities == 1 { "authority.key".to_owned() } else { format!("authority-{i}.key") };
+        let name = if authorities == 1 {
+            "authority.key".to_owned()
+        } else {
+            format!("authority-{i}.key")
+        };
         let path = dir.join(name);
         keyfile::write(&path, &key)?;
         public.push(key.public_key());
@@ -49,10 +64,21 @@ pub fn create(dir: &Path, chain_id: &str, authorities: usize, timestamp_ms: u64)
     let (faucet_key, treasury_key) = (dir.join("faucet.key"), dir.join("treasury.key"));
     keyfile::write(&faucet_key, &faucet)?;
     keyfile::write(&treasury_key, &treasury)?;
-    let genesis = Genesis::devnet(chain_id, timestamp_ms, public, faucet.public_key(), Address::of(&treasury.public_key()));
+    let genesis = Genesis::devnet(
+        chain_id,
+        timestamp_ms,
+        public,
+        faucet.public_key(),
+        Address::of(&treasury.public_key()),
+    );
     let json = serde_json::to_string_pretty(&genesis).map_err(|e| io(std::io::Error::other(e)))?;
     let genesis_path = dir.join("genesis.json");
     // Written last: its presence means the devnet is complete.
     std::fs::write(&genesis_path, json).map_err(io)?;
-    Ok(DevnetFiles { genesis: genesis_path, authority_keys, faucet_key, treasury_key })
+    Ok(DevnetFiles {
+        genesis: genesis_path,
+        authority_keys,
+        faucet_key,
+        treasury_key,
+    })
 }

@@ -101,6 +101,7 @@ pub struct Metrics {
     pub txs_accepted: AtomicU64,
     pub last_build_us: AtomicU64,
     pub last_import_us: AtomicU64,
+    pub reorgs: AtomicU64,
     rejected_txs: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     rejected_blocks: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
@@ -171,6 +172,20 @@ impl std::fmt::Debug for Node {
 #[derive(Debug, Deserialize)]
 struct PeerHead {
     height: u64,
+    total_weight: u64,
+}
+
+/// Why syncing from a peer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the peer did not answer usefully: {0}")]
+    Peer(#[from] reqwest::Error),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the peer's chain parts from ours deeper than the reorg limit")]
+    TooDeep,
 }
 
 /// A peer's answer to `GET /rpc/blocks-range` in full form.
@@ -461,53 +476,14 @@ impl Node {
         Ok(Some(height))
     }
 
-    /// Pulls missing blocks from the peers until none is ahead; returns how many were imported.
+    /// Pulls what the peers have that we lack, switching to a heavier fork when one exists;
+    /// returns how many blocks were added.
     pub async fn sync_once(&self) -> usize {
         let mut imported = 0;
         for peer in self.shared.peers.clone() {
-            let url = format!("{peer}/rpc/head");
-            let Ok(response) = self.shared.http.get(&url).send().await else {
-                continue;
-            };
-            let Ok(peer_head) = response.json::<PeerHead>().await else {
-                continue;
-            };
-            self.shared
-                .best_peer_height
-                .fetch_max(peer_head.height, Ordering::Relaxed);
-            loop {
-                let ours = self.head().await.header.height;
-                if peer_head.height <= ours {
-                    break;
-                }
-                let end = peer_head.height.min(ours + SYNC_BATCH);
-                let url = format!(
-                    "{peer}/rpc/blocks-range?start={}&end={end}&full=true",
-                    ours + 1
-                );
-                let Ok(response) = self.shared.http.get(&url).send().await else {
-                    break;
-                };
-                let Ok(batch) = response.json::<PeerBlocks>().await else {
-                    break;
-                };
-                let mut progressed = false;
-                for block in batch.blocks {
-                    match self.import(block).await {
-                        Ok(ImportOutcome::Appended) => {
-                            imported += 1;
-                            progressed = true;
-                        }
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::warn!(%peer, %error, "sync stopped at an invalid block");
-                            break;
-                        }
-                    }
-                }
-                if !progressed {
-                    break;
-                }
+            match self.sync_from(&peer).await {
+                Ok(n) => imported += n,
+                Err(error) => tracing::debug!(%peer, %error, "sync from peer failed"),
             }
         }
         // Whatever the peers said, we are now as far as we could get from them.
@@ -518,8 +494,165 @@ impl Node {
         imported
     }
 
+    async fn fetch_blocks(
+        &self,
+        peer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Block>, SyncError> {
+        let url = format!("{peer}/rpc/blocks-range?start={start}&end={end}&full=true");
+        let response = self
+            .shared
+            .http
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.json::<PeerBlocks>().await?.blocks)
+    }
+
+    async fn sync_from(&self, peer: &str) -> Result<usize, SyncError> {
+        let shared = &self.shared;
+        let peer_head: PeerHead = shared
+            .http
+            .get(format!("{peer}/rpc/head"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        shared
+            .best_peer_height
+            .fetch_max(peer_head.height, Ordering::Relaxed);
+        let ours = self.head().await;
+        if peer_head.total_weight <= ours.total_weight {
+            return Ok(0);
+        }
+        // Find where the two chains part, within the reorg limit.
+        let hi = ours.header.height.min(peer_head.height);
+        let lo = hi.saturating_sub(shared.genesis.params.max_reorg_depth);
+        let theirs = self.fetch_blocks(peer, lo, hi).await?;
+        let mine = shared.store.blocks_range(lo, hi).await?;
+        let ancestor = (lo..=hi)
+            .rev()
+            .find(|h| {
+                let i = (h - lo) as usize;
+                matches!((theirs.get(i), mine.get(i)), (Some(a), Some(b)) if a.hash() == b.hash())
+            })
+            .ok_or(SyncError::TooDeep)?;
+        let mut added = 0;
+        if ancestor < ours.header.height {
+            let mut branch = Vec::new();
+            let mut next = ancestor + 1;
+            while next <= peer_head.height {
+                let end = peer_head.height.min(next + SYNC_BATCH - 1);
+                let batch = self.fetch_blocks(peer, next, end).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                next += batch.len() as u64;
+                branch.extend(batch);
+            }
+            added += self.switch_to(ancestor, branch).await?;
+        }
+        // Plain catch-up from our head.
+        loop {
+            let ours = self.head().await.header.height;
+            if peer_head.height <= ours {
+                break;
+            }
+            let batch = self
+                .fetch_blocks(peer, ours + 1, peer_head.height.min(ours + SYNC_BATCH))
+                .await?;
+            let mut progressed = false;
+            for block in batch {
+                if self.import(block).await? == ImportOutcome::Appended {
+                    added += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Replaces our blocks above `ancestor` with `branch` if the branch verifies and weighs
+    /// more; the transactions of the abandoned blocks go back to the mempool.
+    async fn switch_to(&self, ancestor: u64, branch: Vec<Block>) -> Result<usize, SyncError> {
+        let shared = &self.shared;
+        let genesis = &shared.genesis;
+        let mut chain = shared.chain.lock().await;
+        let ancestor_block = shared
+            .store
+            .block_by_height(ancestor)
+            .await?
+            .ok_or(SyncError::TooDeep)?;
+        let ancestor_weight = shared.store.total_weight_at(ancestor).await?.unwrap_or(0);
+        let mut parent = ancestor_block.header;
+        let mut state = shared.store.state_at(ancestor, &chain.state).await?;
+        let mut weight = ancestor_weight;
+        let now = shared.clock.now_ms();
+        let mut verified = Vec::with_capacity(branch.len());
+        for block in branch {
+            let after = match block::verify(genesis, &parent, &state, &block, now) {
+                Ok(after) => after,
+                Err(error) => {
+                    Metrics::count(&shared.metrics.rejected_blocks, error.code());
+                    return Err(ImportError::Invalid(error).into());
+                }
+            };
+            let slot = consensus::slot_of(genesis, block.header.timestamp_ms);
+            let block_weight = consensus::weight(genesis, &block.header.proposer, slot);
+            weight += block_weight;
+            parent = block.header.clone();
+            let before = std::mem::replace(&mut state, after);
+            verified.push((block, block_weight, before));
+        }
+        if weight <= chain.head.total_weight {
+            return Ok(0);
+        }
+        let depth = chain.head.header.height - ancestor;
+        let abandoned = shared.store.rollback_to(ancestor).await?;
+        let mut total = ancestor_weight;
+        let added = verified.len();
+        // Each block's state after is the next block's state before; the last one's is `state`.
+        let afters: Vec<&State> = verified
+            .iter()
+            .skip(1)
+            .map(|(_, _, before)| before)
+            .chain(std::iter::once(&state))
+            .collect();
+        for ((block, block_weight, before), after) in verified.iter().zip(afters) {
+            total += block_weight;
+            shared
+                .store
+                .commit_block(block, *block_weight, total, before, after)
+                .await?;
+            let _ = shared.events.send(Event::Block(Arc::new(block.clone())));
+        }
+        let chain = &mut *chain;
+        chain.state = state;
+        chain.head = Head {
+            header: parent,
+            total_weight: total,
+        };
+        for tx in abandoned {
+            if let Ok(Admitted::New(_)) = chain.mempool.admit(tx.clone(), &chain.state, now) {
+                shared.store.save_pending(&tx, now).await?;
+            }
+        }
+        chain.mempool.revalidate(&chain.state);
+        shared.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(ancestor, depth, added, "switched to a heavier chain");
+        Ok(added)
+    }
+
     /// Runs the producer and the sync loop until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        // Catch up before proposing: a node back from downtime must not build on a stale head.
+        self.sync_once().await;
         let producer = {
             let node = self.clone();
             async move {

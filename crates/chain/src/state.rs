@@ -104,6 +104,14 @@ impl State {
         self.accounts.get(address).copied()
     }
 
+    /// Puts back an account as it was (`None`: it did not exist); used when undoing blocks.
+    pub fn set(&mut self, address: Address, account: Option<Account>) {
+        match account {
+            Some(account) => self.accounts.insert(address, account),
+            None => self.accounts.remove(&address),
+        };
+    }
+
     /// How many accounts exist.
     pub fn len(&self) -> usize {
         self.accounts.len()

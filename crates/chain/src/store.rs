@@ -192,16 +192,26 @@ impl Store {
             .bind(old.map(|a| i64_of(a.nonce)))
             .execute(&mut *db)
             .await?;
-            let new = after.account(&address);
-            sqlx::query(
-                "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
-                 ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
-            )
-            .bind(address.0.to_vec())
-            .bind(amount_bytes(new.balance))
-            .bind(i64_of(new.nonce))
-            .execute(&mut *db)
-            .await?;
+            match after.get(&address) {
+                Some(new) => {
+                    sqlx::query(
+                        "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
+                         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
+                    )
+                    .bind(address.0.to_vec())
+                    .bind(amount_bytes(new.balance))
+                    .bind(i64_of(new.nonce))
+                    .execute(&mut *db)
+                    .await?;
+                }
+                // Touched but still absent (a proposer of an empty block earns nothing).
+                None => {
+                    sqlx::query("DELETE FROM accounts WHERE address = ?")
+                        .bind(address.0.to_vec())
+                        .execute(&mut *db)
+                        .await?;
+                }
+            }
         }
         db.commit().await?;
         Ok(())
@@ -324,6 +334,89 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((txs, total as u64))
+    }
+
+    /// The accounts as they were after block `height`, from `current` (the state after the head)
+    /// and the undo log. Only valid for heights the undo log still covers (all of them today).
+    pub async fn state_at(&self, height: u64, current: &State) -> Result<State, StoreError> {
+        let rows = sqlx::query("SELECT address, balance, nonce FROM account_undo WHERE height > ? ORDER BY height DESC")
+            .bind(i64_of(height))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut state = current.clone();
+        for row in rows {
+            let address: [u8; 20] = row
+                .get::<Vec<u8>, _>(0)
+                .try_into()
+                .map_err(|_| corrupt("an address is not 20 bytes"))?;
+            let balance: Option<Vec<u8>> = row.get(1);
+            let previous = match balance {
+                Some(bytes) => Some(crate::state::Account {
+                    balance: amount_of(&bytes)?,
+                    nonce: row.get::<i64, _>(2) as u64,
+                }),
+                None => None,
+            };
+            state.set(Address(address), previous);
+        }
+        Ok(state)
+    }
+
+    /// The chain weight up to and including block `height`.
+    pub async fn total_weight_at(&self, height: u64) -> Result<Option<u64>, StoreError> {
+        let weight: Option<i64> =
+            sqlx::query_scalar("SELECT total_weight FROM blocks WHERE height = ?")
+                .bind(i64_of(height))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(weight.map(|w| w as u64))
+    }
+
+    /// Removes every block above `height` in one database transaction, restoring the accounts
+    /// they changed; returns their transactions, newest block last.
+    pub async fn rollback_to(&self, height: u64) -> Result<Vec<SignedTransaction>, StoreError> {
+        let mut db = self.pool.begin().await?;
+        let undo = sqlx::query("SELECT address, balance, nonce FROM account_undo WHERE height > ? ORDER BY height DESC")
+            .bind(i64_of(height))
+            .fetch_all(&mut *db)
+            .await?;
+        for row in undo {
+            let address: Vec<u8> = row.get(0);
+            let balance: Option<Vec<u8>> = row.get(1);
+            match balance {
+                None => {
+                    sqlx::query("DELETE FROM accounts WHERE address = ?")
+                        .bind(&address)
+                        .execute(&mut *db)
+                        .await?;
+                }
+                Some(balance) => {
+                    sqlx::query(
+                        "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
+                         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
+                    )
+                    .bind(&address)
+                    .bind(balance)
+                    .bind(row.get::<i64, _>(2))
+                    .execute(&mut *db)
+                    .await?;
+                }
+            }
+        }
+        let rows = sqlx::query("SELECT block FROM blocks WHERE height > ? ORDER BY height")
+            .bind(i64_of(height))
+            .fetch_all(&mut *db)
+            .await?;
+        let mut txs = Vec::new();
+        for row in &rows {
+            txs.extend(Self::block_of(row)?.transactions);
+        }
+        sqlx::query("DELETE FROM blocks WHERE height > ?")
+            .bind(i64_of(height))
+            .execute(&mut *db)
+            .await?;
+        db.commit().await?;
+        Ok(txs)
     }
 
     /// Counts of stored blocks (genesis included) and transactions.

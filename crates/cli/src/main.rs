@@ -30,10 +30,21 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Devnet { out, authorities, chain_id } => {
-            anyhow::ensure!(!out.join("genesis.json").exists(), "{} already holds a genesis", out.display());
-            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-            let files = chain::devnet::create(&out, &chain_id, authorities, now_ms).context("cannot write the devnet")?;
+        Command::Devnet {
+            out,
+            authorities,
+            chain_id,
+        } => {
+            anyhow::ensure!(
+                !out.join("genesis.json").exists(),
+                "{} already holds a genesis",
+                out.display()
+            );
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64;
+            let files = chain::devnet::create(&out, &chain_id, authorities, now_ms)
+                .context("cannot write the devnet")?;
             println!("genesis: {}", files.genesis.display());
             for key in &files.authority_keys {
                 println!("authority key: {}", key.display());

@@ -26,7 +26,11 @@ pub async fn import_block(
     let node_in_background = node.clone();
     match node.import(block).await {
         Ok(outcome) => {
-            if matches!(outcome, ImportOutcome::Gap { .. }) {
+            // A gap or a competing block: the peer knows something we lack, so pull and compare.
+            if matches!(
+                outcome,
+                ImportOutcome::Gap { .. } | ImportOutcome::Fork { .. }
+            ) {
                 tokio::spawn(async move {
                     node_in_background.sync_once().await;
                 });
@@ -126,6 +130,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "aitbc_chain_txs_accepted_total",
         "Transactions admitted to the mempool.",
         m.txs_accepted.load(Ordering::Relaxed),
+    );
+    counter(
+        "aitbc_chain_reorgs_total",
+        "Times this node switched to a heavier fork.",
+        m.reorgs.load(Ordering::Relaxed),
     );
     let _ = writeln!(
         out,

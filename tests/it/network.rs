@@ -1,0 +1,164 @@
+//! Three chain nodes as separate processes on loopback, each with its own database and authority key: they converge on one chain, and a node that was down for 30 s catches up and takes its turns again.
+
+use std::{collections::BTreeSet, path::Path, time::Duration};
+
+use serde_json::Value;
+use tests::{Options, Server, Site, free_port};
+
+async fn head(http: &reqwest::Client, server: &Server) -> anyhow::Result<Value> {
+    Ok(http
+        .get(server.at("/rpc/head"))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+async fn start_node(dir: &Path, index: usize, ports: &[u16]) -> anyhow::Result<Server> {
+    let devnet = dir.join("devnet");
+    let mut args = vec![
+        "--genesis".to_owned(),
+        devnet.join("genesis.json").display().to_string(),
+        "--node-key".to_owned(),
+        devnet
+            .join(format!("authority-{index}.key"))
+            .display()
+            .to_string(),
+        "--empty-blocks".to_owned(),
+    ];
+    for (j, port) in ports.iter().enumerate() {
+        if j != index {
+            args.push("--peer".into());
+            args.push(format!("http://127.0.0.1:{port}"));
+        }
+    }
+    let options = Options {
+        data_dir: Some(dir.join(format!("node-{index}"))),
+        bind: Some(format!("127.0.0.1:{}", ports[index])),
+        args,
+    };
+    Server::start_with_options(Site::Default, options).await
+}
+
+/// Waits until every node reports the same head hash; returns that head.
+async fn converged(
+    http: &reqwest::Client,
+    nodes: &[&Server],
+    within: Duration,
+) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut heads = Vec::new();
+        for node in nodes {
+            heads.push(head(http, node).await?);
+        }
+        let hashes: BTreeSet<String> = heads.iter().map(|h| h["hash"].to_string()).collect();
+        if hashes.len() == 1 && heads[0]["height"].as_u64() > Some(0) {
+            return Ok(heads.swap_remove(0));
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no common head: {heads:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The proposers of blocks `from..=to` as node `at` stores them.
+async fn proposers(
+    http: &reqwest::Client,
+    at: &Server,
+    from: u64,
+    to: u64,
+) -> anyhow::Result<Vec<String>> {
+    let body: Value = http
+        .get(at.at(&format!("/rpc/blocks-range?start={from}&end={to}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| b["proposer"].as_str().unwrap_or_default().to_owned())
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_nodes_converge_and_a_restarted_node_catches_up() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let files = chain::devnet::create(&dir.path().join("devnet"), "aitbc-testnet", 3, now_ms)?;
+    let keys: Vec<String> = files
+        .authority_keys
+        .iter()
+        .map(|k| chain::keyfile::read(k).map(|k| k.public_key().to_hex()))
+        .collect::<Result<_, _>>()?;
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
+    eprintln!("nodes listen on ports {ports:?}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+
+    let a = start_node(dir.path(), 0, &ports).await?;
+    let b = start_node(dir.path(), 1, &ports).await?;
+    let c = start_node(dir.path(), 2, &ports).await?;
+
+    // Blocks come every 2 s slot; after a few, all three agree within two slots.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let common = converged(&http, &[&a, &b, &c], Duration::from_secs(4)).await?;
+    let height = common["height"].as_u64().unwrap_or_default();
+    assert!(height >= 2, "too few blocks: {common}");
+    let seen: BTreeSet<String> = proposers(&http, &a, 1, height).await?.into_iter().collect();
+    assert_eq!(
+        seen.len(),
+        3,
+        "every authority should have proposed by height {height}: {seen:?}"
+    );
+
+    // Node c goes down for 30 s; the other two keep the chain going in its slots too.
+    assert!(c.stop().await?, "node c did not stop cleanly");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let while_down = converged(&http, &[&a, &b], Duration::from_secs(4)).await?;
+    let down_height = while_down["height"].as_u64().unwrap_or_default();
+    assert!(
+        down_height >= height + 10,
+        "the chain stalled while c was down: {height} -> {down_height}"
+    );
+
+    // Back up, c catches up from its own database and the peers, then takes its turns again.
+    let c = start_node(dir.path(), 2, &ports).await?;
+    let caught_up = converged(&http, &[&a, &b, &c], Duration::from_secs(10)).await?;
+    let back_height = caught_up["height"].as_u64().unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later = converged(&http, &[&a, &b, &c], Duration::from_secs(4)).await?;
+    let later_height = later["height"].as_u64().unwrap_or_default();
+    let after = proposers(&http, &a, back_height + 1, later_height).await?;
+    assert!(
+        after.contains(&keys[2]),
+        "c proposed nothing after its restart: {after:?}"
+    );
+
+    // Every node stores the same blocks.
+    for height in [1, down_height, later_height] {
+        let mut hashes = BTreeSet::new();
+        for node in [&a, &b, &c] {
+            let block: Value = http
+                .get(node.at(&format!("/rpc/blocks/{height}")))
+                .send()
+                .await?
+                .json()
+                .await?;
+            hashes.insert(block["hash"].to_string());
+        }
+        assert_eq!(
+            hashes.len(),
+            1,
+            "nodes disagree at height {height}: {hashes:?}"
+        );
+    }
+    Ok(())
+}
