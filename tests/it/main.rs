@@ -1,6 +1,7 @@
 //! End-to-end tests: real server processes on loopback, real HTTP, a real headless Chromium.
 
 mod chain;
+mod crash;
 mod http;
 mod hydration;
 mod network;

@@ -158,6 +158,13 @@ impl Server {
         format!("{}{path}", self.url)
     }
 
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to be gone.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub async fn stop(self) -> anyhow::Result<bool> {
         self.stop_with("TERM").await
