@@ -1,5 +1,6 @@
 //! Project automation in Rust (set-up, build, run, watch, test) so every machine runs the same steps; `./x <command>` calls it.
 
+mod bench;
 mod build;
 mod run;
 mod setup;
@@ -23,6 +24,7 @@ commands:
                  set up, build (release unless --dev) and run the whole stack on its embedded defaults
   watch [-- <aitbc-server args>]
                  rebuild and restart the server whenever a source file changes
+  bench          run every benchmark: the chain in process, and HTTP load on a release server
   test [-- <cargo test args>]
                  set up, build, and run every test (unit, integration, browser)
 
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         "run" => run::run(rest),
         "watch" => watch::watch(rest),
         "test" => test::test(rest),
+        "bench" => bench::bench(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -20,7 +20,7 @@ impl Default for MempoolLimits {
     fn default() -> Self {
         MempoolLimits {
             max_total: 200_000,
-            max_per_account: 256,
+            max_per_account: 1024,
             min_bump_percent: 10,
             ttl_ms: 10 * 60 * 1_000,
         }

@@ -139,7 +139,42 @@ struct Chain {
     mempool: Mempool,
 }
 
+/// A transaction on its way to the stored mempool; `done` answers once it is durable.
+struct PendingWrite {
+    tx: SignedTransaction,
+    received_ms: u64,
+    replaced: Option<Hash>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Writes admitted transactions in batches: whatever arrived while the previous batch was being
+/// committed goes into the next database transaction, so concurrent submitters share one commit.
+async fn pending_writer(store: Store, mut queue: tokio::sync::mpsc::Receiver<PendingWrite>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 4_096 {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let txs: Vec<(SignedTransaction, u64)> = batch
+            .iter()
+            .map(|w| (w.tx.clone(), w.received_ms))
+            .collect();
+        let replaced: Vec<Hash> = batch.iter().filter_map(|w| w.replaced).collect();
+        let result = store
+            .save_pending_many(&txs, &replaced)
+            .await
+            .map_err(|e| e.to_string());
+        for write in batch {
+            let _ = write.done.send(result.clone());
+        }
+    }
+}
+
 struct Shared {
+    pending_writes: tokio::sync::mpsc::Sender<PendingWrite>,
     genesis: Genesis,
     store: Store,
     key: Option<SecretKey>,
@@ -222,7 +257,10 @@ impl Node {
             "chain loaded"
         );
         let (events, _) = broadcast::channel(1024);
+        let (pending_writes, queue) = tokio::sync::mpsc::channel(16_384);
+        tokio::spawn(pending_writer(store.clone(), queue));
         let shared = Shared {
+            pending_writes,
             genesis: config.genesis,
             store,
             key: config.key,
@@ -303,7 +341,7 @@ impl Node {
                 .shared
                 .events
                 .send(Event::Transaction(Arc::new(tx.clone())));
-            self.relay("sendTx", serde_json::to_value(&tx).unwrap_or_default());
+            self.relay("sendTx", || serde_json::to_value(&tx).unwrap_or_default());
         }
         Ok(admitted)
     }
@@ -315,29 +353,47 @@ impl Node {
             return Err(PoolError::from(rejection).into());
         }
         let now = shared.clock.now_ms();
-        let mut chain = shared.chain.lock().await;
-        let chain = &mut *chain;
-        let admitted = match chain.mempool.admit(tx.clone(), &chain.state, now) {
-            Ok(admitted) => admitted,
-            Err(error) => {
-                Metrics::count(&shared.metrics.rejected_txs, error.code());
-                return Err(error.into());
+        let admitted = {
+            let mut chain = shared.chain.lock().await;
+            let chain = &mut *chain;
+            match chain.mempool.admit(tx.clone(), &chain.state, now) {
+                Ok(admitted) => admitted,
+                Err(error) => {
+                    Metrics::count(&shared.metrics.rejected_txs, error.code());
+                    return Err(error.into());
+                }
             }
         };
-        match &admitted {
-            Admitted::New(_) => shared.store.save_pending(&tx, now).await?,
-            Admitted::Replaced { old, .. } => {
-                shared.store.save_pending(&tx, now).await?;
-                shared.store.remove_pending(&[*old]).await?;
-            }
-            Admitted::Duplicate(_) => {}
-        }
+        // The lock is released: other submitters proceed while this one waits for its commit.
+        let replaced = match &admitted {
+            Admitted::Duplicate(_) => return Ok(admitted),
+            Admitted::New(_) => None,
+            Admitted::Replaced { old, .. } => Some(*old),
+        };
+        let (done, durable) = tokio::sync::oneshot::channel();
+        let write = PendingWrite {
+            tx,
+            received_ms: now,
+            replaced,
+            done,
+        };
+        let stored = match shared.pending_writes.send(write).await {
+            Ok(()) => durable
+                .await
+                .unwrap_or_else(|_| Err("the writer stopped".into())),
+            Err(_) => Err("the writer stopped".into()),
+        };
+        stored.map_err(StoreError::NotStored)?;
         shared.metrics.txs_accepted.fetch_add(1, Ordering::Relaxed);
         Ok(admitted)
     }
 
     /// Sends `body` to every peer's `/rpc/{route}` in the background.
-    fn relay(&self, route: &'static str, body: serde_json::Value) {
+    fn relay(&self, route: &'static str, body: impl FnOnce() -> serde_json::Value) {
+        if self.shared.peers.is_empty() {
+            return;
+        }
+        let body = body();
         for peer in &self.shared.peers {
             let url = format!("{peer}/rpc/{route}");
             let http = self.shared.http.clone();
@@ -469,10 +525,9 @@ impl Node {
             .last_build_us
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         tracing::info!(height, txs = block.transactions.len(), "proposed a block");
-        self.relay(
-            "importBlock",
-            serde_json::to_value(&block).unwrap_or_default(),
-        );
+        self.relay("importBlock", || {
+            serde_json::to_value(&block).unwrap_or_default()
+        });
         Ok(Some(height))
     }
 

@@ -71,10 +71,21 @@ impl Rejection {
 }
 
 /// Every account, ordered by address so the state root is deterministic.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct State {
     accounts: BTreeMap<Address, Account>,
+    /// The root of `accounts`, computed on first use after a change; an empty block leaves the
+    /// state unchanged, so its root costs nothing.
+    root: std::sync::OnceLock<Hash>,
 }
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.accounts == other.accounts
+    }
+}
+
+impl Eq for State {}
 
 impl State {
     pub fn from_balances(balances: impl IntoIterator<Item = (Address, Amount)>) -> State {
@@ -82,7 +93,10 @@ impl State {
             .into_iter()
             .map(|(a, balance)| (a, Account { balance, nonce: 0 }))
             .collect();
-        State { accounts }
+        State {
+            accounts,
+            root: Default::default(),
+        }
     }
 
     /// Accounts as stored: address, balance, nonce.
@@ -91,7 +105,10 @@ impl State {
             .into_iter()
             .map(|(a, balance, nonce)| (a, Account { balance, nonce }))
             .collect();
-        State { accounts }
+        State {
+            accounts,
+            root: Default::default(),
+        }
     }
 
     /// The account at `address`; an unknown address is an empty account.
@@ -106,6 +123,7 @@ impl State {
 
     /// Puts back an account as it was (`None`: it did not exist); used when undoing blocks.
     pub fn set(&mut self, address: Address, account: Option<Account>) {
+        self.root = Default::default();
         match account {
             Some(account) => self.accounts.insert(address, account),
             None => self.accounts.remove(&address),
@@ -141,7 +159,7 @@ impl State {
 
     /// The Merkle root over all accounts in address order.
     pub fn root(&self) -> Hash {
-        merkle_root(&self.leaves())
+        *self.root.get_or_init(|| merkle_root(&self.leaves()))
     }
 
     /// A proof that `address` holds its account in the state with root [`State::root`]; `None`
@@ -263,6 +281,7 @@ impl State {
         };
         credit(to, amount, &mut updates)?;
         credit(fee_to, tx.tx.fee, &mut updates)?;
+        self.root = Default::default();
         self.accounts.extend(updates);
         Ok(())
     }

@@ -3,7 +3,7 @@
 use std::{collections::BTreeSet, path::Path, str::FromStr};
 
 use sqlx::{
-    Row, SqlitePool,
+    QueryBuilder, Row, Sqlite, SqlitePool,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
@@ -21,9 +21,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the database did not store it: {0}")]
+    NotStored(String),
     #[error("this database belongs to chain {stored}, not to the genesis given ({given})")]
     OtherChain { stored: String, given: String },
 }
+
+/// Rows per multi-row statement; SQLite allows 32,766 bound parameters per statement.
+const ROWS_PER_STATEMENT: usize = 500;
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -178,39 +183,44 @@ impl Store {
                 TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => touched.insert(*to),
             };
         }
+        let height = i64_of(block.header.height);
         let mut db = self.pool.begin().await?;
         insert_block(&mut db, block, weight, total_weight).await?;
-        let height = i64_of(block.header.height);
-        for address in touched {
-            let old = before.get(&address);
-            sqlx::query(
-                "INSERT INTO account_undo (height, address, balance, nonce) VALUES (?, ?, ?, ?)",
-            )
-            .bind(height)
-            .bind(address.0.to_vec())
-            .bind(old.map(|a| amount_bytes(a.balance)))
-            .bind(old.map(|a| i64_of(a.nonce)))
-            .execute(&mut *db)
-            .await?;
-            match after.get(&address) {
-                Some(new) => {
-                    sqlx::query(
-                        "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
-                         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
-                    )
+        let touched: Vec<Address> = touched.into_iter().collect();
+        // Multi-row statements: with sqlx every statement is a round trip to SQLite's thread.
+        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+            let mut undo = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO account_undo (height, address, balance, nonce) ",
+            );
+            undo.push_values(chunk, |mut row, address| {
+                let old = before.get(address);
+                row.push_bind(height)
+                    .push_bind(address.0.to_vec())
+                    .push_bind(old.map(|a| amount_bytes(a.balance)))
+                    .push_bind(old.map(|a| i64_of(a.nonce)));
+            });
+            undo.build().execute(&mut *db).await?;
+            let present: Vec<(&Address, crate::state::Account)> = chunk
+                .iter()
+                .filter_map(|a| after.get(a).map(|account| (a, account)))
+                .collect();
+            if !present.is_empty() {
+                let mut upsert =
+                    QueryBuilder::<Sqlite>::new("INSERT INTO accounts (address, balance, nonce) ");
+                upsert.push_values(&present, |mut row, (address, account)| {
+                    row.push_bind(address.0.to_vec())
+                        .push_bind(amount_bytes(account.balance))
+                        .push_bind(i64_of(account.nonce));
+                });
+                upsert.push(" ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce");
+                upsert.build().execute(&mut *db).await?;
+            }
+            // Touched but still absent (a proposer of an empty block earns nothing).
+            for address in chunk.iter().filter(|a| after.get(a).is_none()) {
+                sqlx::query("DELETE FROM accounts WHERE address = ?")
                     .bind(address.0.to_vec())
-                    .bind(amount_bytes(new.balance))
-                    .bind(i64_of(new.nonce))
                     .execute(&mut *db)
                     .await?;
-                }
-                // Touched but still absent (a proposer of an empty block earns nothing).
-                None => {
-                    sqlx::query("DELETE FROM accounts WHERE address = ?")
-                        .bind(address.0.to_vec())
-                        .execute(&mut *db)
-                        .await?;
-                }
             }
         }
         db.commit().await?;
@@ -229,6 +239,43 @@ impl Store {
             .bind(i64_of(received_ms))
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Stores many admitted transactions in one database transaction (group commit), and
+    /// forgets the ones they replaced.
+    pub async fn save_pending_many(
+        &self,
+        txs: &[(SignedTransaction, u64)],
+        replaced: &[Hash],
+    ) -> Result<(), StoreError> {
+        let mut db = self.pool.begin().await?;
+        for chunk in txs.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<(Vec<u8>, String, i64)> = chunk
+                .iter()
+                .map(|(tx, received)| {
+                    Ok((
+                        tx.hash().0.to_vec(),
+                        serde_json::to_string(tx).map_err(corrupt)?,
+                        i64_of(*received),
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO mempool (hash, tx, received_ms) ",
+            );
+            insert.push_values(rows, |mut row, (hash, json, received)| {
+                row.push_bind(hash).push_bind(json).push_bind(received);
+            });
+            insert.build().execute(&mut *db).await?;
+        }
+        for hash in replaced {
+            sqlx::query("DELETE FROM mempool WHERE hash = ?")
+                .bind(hash.0.to_vec())
+                .execute(&mut *db)
+                .await?;
+        }
+        db.commit().await?;
         Ok(())
     }
 
@@ -454,24 +501,44 @@ async fn insert_block(
     .bind(serde_json::to_string(block).map_err(corrupt)?)
     .execute(&mut *db)
     .await?;
-    for (idx, tx) in block.transactions.iter().enumerate() {
-        let recipient = match &tx.tx.body {
-            TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => to.0.to_vec(),
-        };
-        let hash = tx.hash().0.to_vec();
-        sqlx::query("INSERT INTO transactions (hash, block_height, idx, sender, recipient, tx) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&hash)
-            .bind(height)
-            .bind(idx as i64)
-            .bind(tx.tx.sender_address().0.to_vec())
-            .bind(recipient)
-            .bind(serde_json::to_string(tx).map_err(corrupt)?)
-            .execute(&mut *db)
-            .await?;
-        sqlx::query("DELETE FROM mempool WHERE hash = ?")
-            .bind(&hash)
-            .execute(&mut *db)
-            .await?;
+    let rows: Vec<(Vec<u8>, i64, Vec<u8>, Vec<u8>, String)> = block
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(idx, tx)| {
+            let recipient = match &tx.tx.body {
+                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => to.0.to_vec(),
+            };
+            let json = serde_json::to_string(tx).map_err(corrupt)?;
+            Ok((
+                tx.hash().0.to_vec(),
+                idx as i64,
+                tx.tx.sender_address().0.to_vec(),
+                recipient,
+                json,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO transactions (hash, block_height, idx, sender, recipient, tx) ",
+        );
+        insert.push_values(chunk, |mut row, (hash, idx, sender, recipient, json)| {
+            row.push_bind(hash.clone())
+                .push_bind(height)
+                .push_bind(*idx)
+                .push_bind(sender.clone())
+                .push_bind(recipient.clone())
+                .push_bind(json.clone());
+        });
+        insert.build().execute(&mut *db).await?;
+        let mut delete = QueryBuilder::<Sqlite>::new("DELETE FROM mempool WHERE hash IN (");
+        let mut list = delete.separated(", ");
+        for (hash, ..) in chunk {
+            list.push_bind(hash.clone());
+        }
+        delete.push(")");
+        delete.build().execute(&mut *db).await?;
     }
     Ok(())
 }
