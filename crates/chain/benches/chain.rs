@@ -35,9 +35,11 @@ fn authority() -> SecretKey {
 }
 
 fn genesis() -> Genesis {
-    let mut params = Params::default();
-    params.max_block_txs = 50_000;
-    params.max_block_bytes = 64 * 1024 * 1024;
+    let params = Params {
+        max_block_txs: 50_000,
+        max_block_bytes: 64 * 1024 * 1024,
+        ..Params::default()
+    };
     Genesis {
         chain_id: "bench".into(),
         timestamp_ms: GENESIS_MS,
@@ -187,9 +189,11 @@ fn benches(c: &mut Criterion) {
                 for _ in 0..iters {
                     let f = fresh(false).await;
                     f.clock.0.store(u64::MAX / 2, Ordering::SeqCst);
+                    let blocks = empty.clone();
                     let started = Instant::now();
-                    for block in empty.clone() {
-                        f.node.import(block).await.expect("valid");
+                    // Catch-up imports in batches of the size a sync request returns.
+                    for batch in blocks.chunks(chain::node::SYNC_BATCH as usize) {
+                        f.node.import_batch(batch.to_vec()).await.expect("valid");
                     }
                     total += started.elapsed();
                 }
@@ -208,10 +212,9 @@ fn benches(c: &mut Criterion) {
                 for _ in 0..iters {
                     let f = fresh(false).await;
                     f.clock.0.store(u64::MAX / 2, Ordering::SeqCst);
+                    let blocks = full.clone();
                     let started = Instant::now();
-                    for block in full.clone() {
-                        f.node.import(block).await.expect("valid");
-                    }
+                    f.node.import_batch(blocks).await.expect("valid");
                     total += started.elapsed();
                 }
                 total

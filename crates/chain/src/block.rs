@@ -139,16 +139,54 @@ pub fn verify(
     if block.computed_tx_root() != header.tx_root {
         return Err(BlockError::BadTxRoot);
     }
+    check_all_standalone(&block.transactions, genesis)?;
     let mut state = parent_state.clone();
     for (index, tx) in block.transactions.iter().enumerate() {
-        State::check_standalone(tx, genesis)
-            .and_then(|()| state.apply(tx, &header.proposer))
+        state
+            .apply(tx, &header.proposer)
             .map_err(|reason| BlockError::BadTransaction { index, reason })?;
     }
     if state.root() != header.state_root {
         return Err(BlockError::BadStateRoot);
     }
     Ok(state)
+}
+
+/// Below this many transactions, checking them on one thread is faster than starting others.
+const PARALLEL_CHECK_MIN: usize = 256;
+
+/// The stateless checks (signatures above all) of every transaction, spread over the cores:
+/// they do not depend on each other, unlike applying the transactions.
+fn check_all_standalone(txs: &[SignedTransaction], genesis: &Genesis) -> Result<(), BlockError> {
+    let check = |offset: usize, chunk: &[SignedTransaction]| {
+        chunk.iter().enumerate().try_for_each(|(i, tx)| {
+            State::check_standalone(tx, genesis).map_err(|reason| BlockError::BadTransaction {
+                index: offset + i,
+                reason,
+            })
+        })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if txs.len() < PARALLEL_CHECK_MIN || threads == 1 {
+        return check(0, txs);
+    }
+    let chunk_len = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk_len)
+            .enumerate()
+            .map(|(n, chunk)| scope.spawn(move || check(n * chunk_len, chunk)))
+            .collect();
+        // The first failure in block order is the one reported.
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<()>, _>>()
+            .map(drop)
+    })
 }
 
 #[cfg(test)]
@@ -167,7 +205,7 @@ mod tests {
             chain_id: "test".into(),
             timestamp_ms: 0,
             authorities: vec![key(1).public_key(), key(2).public_key()],
-            balances: [(Address::of(&key(5).public_key()), Amount(100_000_000))].into(),
+            balances: [(Address::of(&key(5).public_key()), Amount(1_000_000_000_000))].into(),
             params: Params::default(),
             faucet: None,
         }
@@ -232,5 +270,31 @@ mod tests {
 
         let outsider = build(&g, &g.header(), &g.initial_state(), [], &key(9), 2_000).block;
         check(&outsider, Err("not_an_authority"));
+    }
+
+    #[test]
+    fn a_bad_signature_deep_in_a_large_block_is_found_and_located() {
+        let g = genesis();
+        let txs: Vec<SignedTransaction> = (0..300).map(transfer).collect();
+        let built = build(&g, &g.header(), &g.initial_state(), txs, &key(2), 2_000);
+        assert_eq!(built.block.transactions.len(), 300);
+        check(&built.block, Ok(()));
+        let mut bad = built.block.clone();
+        bad.transactions[290].signature = bad.transactions[289].signature;
+        // A consistent transaction root, so only the signature is wrong.
+        bad.header.tx_root = bad.computed_tx_root();
+        let bad = Block::seal(bad.header, bad.transactions, &key(2));
+        let g = genesis();
+        let got = verify(&g, &g.header(), &g.initial_state(), &bad, 10_000);
+        assert!(
+            matches!(
+                got,
+                Err(BlockError::BadTransaction {
+                    index: 290,
+                    reason: Rejection::BadSignature
+                })
+            ),
+            "{got:?}"
+        );
     }
 }

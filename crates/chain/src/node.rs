@@ -18,7 +18,7 @@ use crate::{
     genesis::Genesis,
     mempool::{Admitted, Mempool, MempoolLimits, PoolError},
     state::{Account, State},
-    store::{Head, Store, StoreError},
+    store::{BlockChanges, Head, Store, StoreError},
 };
 
 /// Wall-clock milliseconds since the Unix epoch, behind a trait so tests can drive time.
@@ -450,6 +450,71 @@ impl Node {
             .last_import_us
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(ImportOutcome::Appended)
+    }
+
+    /// Verifies consecutive blocks that extend our head and commits them in one database
+    /// transaction, as catch-up needs; stops at the first block that does not fit. Returns how
+    /// many were added.
+    pub async fn import_batch(&self, blocks: Vec<Block>) -> Result<usize, ImportError> {
+        let shared = &self.shared;
+        let genesis = &shared.genesis;
+        let started = Instant::now();
+        let mut chain = shared.chain.lock().await;
+        let now = shared.clock.now_ms();
+        let mut parent = chain.head.header.clone();
+        let mut state = chain.state.clone();
+        let mut total = chain.head.total_weight;
+        let mut staged = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            if block.header.height <= parent.height {
+                continue;
+            }
+            if block.header.height != parent.height + 1 {
+                break;
+            }
+            let after = match block::verify(genesis, &parent, &state, &block, now) {
+                Ok(after) => after,
+                Err(error) => {
+                    Metrics::count(&shared.metrics.rejected_blocks, error.code());
+                    if staged.is_empty() {
+                        return Err(error.into());
+                    }
+                    break;
+                }
+            };
+            let slot = consensus::slot_of(genesis, block.header.timestamp_ms);
+            let weight = consensus::weight(genesis, &block.header.proposer, slot);
+            total += weight;
+            let changes = BlockChanges::between(&block, weight, total, &state, &after);
+            parent = block.header.clone();
+            state = after;
+            staged.push((block, changes));
+        }
+        if staged.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(&Block, &BlockChanges)> = staged.iter().map(|(b, c)| (b, c)).collect();
+        shared.store.commit_blocks(&rows).await?;
+        let chain = &mut *chain;
+        chain.state = state;
+        chain.head = Head {
+            header: parent,
+            total_weight: total,
+        };
+        chain.mempool.revalidate(&chain.state);
+        let added = staged.len();
+        for (block, _) in staged {
+            let _ = shared.events.send(Event::Block(Arc::new(block)));
+        }
+        shared
+            .metrics
+            .blocks_imported
+            .fetch_add(added as u64, Ordering::Relaxed);
+        shared.metrics.last_import_us.store(
+            started.elapsed().as_micros() as u64 / added as u64,
+            Ordering::Relaxed,
+        );
+        Ok(added)
     }
 
     /// Writes a verified block and moves the head, the state and the mempool to it.

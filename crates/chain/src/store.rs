@@ -10,7 +10,10 @@ use sqlx::{
 };
 use types::{Address, Amount, Block, BlockHeader, Hash, SignedTransaction, TxBody};
 
-use crate::{genesis::Genesis, state::State};
+use crate::{
+    genesis::Genesis,
+    state::{Account, State},
+};
 
 /// Storage failures; the node cannot go on without its database, so callers mostly report them.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,9 @@ pub enum StoreError {
     #[error("this database belongs to chain {stored}, not to the genesis given ({given})")]
     OtherChain { stored: String, given: String },
 }
+
+/// A transaction's row: hash, index in its block, sender, recipient, JSON.
+type TxRow = (Vec<u8>, i64, Vec<u8>, Vec<u8>, String);
 
 /// Rows per multi-row statement; SQLite allows 32,766 bound parameters per statement.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -176,52 +182,18 @@ impl Store {
         before: &State,
         after: &State,
     ) -> Result<(), StoreError> {
-        let mut touched = BTreeSet::from([Address::of(&block.header.proposer)]);
-        for tx in &block.transactions {
-            touched.insert(tx.tx.sender_address());
-            match &tx.tx.body {
-                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => touched.insert(*to),
-            };
-        }
-        let height = i64_of(block.header.height);
+        let changes = BlockChanges::between(block, weight, total_weight, before, after);
+        self.commit_blocks(&[(block, &changes)]).await
+    }
+
+    /// Commits consecutive blocks in one database transaction, as catch-up does.
+    pub async fn commit_blocks(
+        &self,
+        blocks: &[(&Block, &BlockChanges)],
+    ) -> Result<(), StoreError> {
         let mut db = self.pool.begin().await?;
-        insert_block(&mut db, block, weight, total_weight).await?;
-        let touched: Vec<Address> = touched.into_iter().collect();
-        // Multi-row statements: with sqlx every statement is a round trip to SQLite's thread.
-        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
-            let mut undo = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO account_undo (height, address, balance, nonce) ",
-            );
-            undo.push_values(chunk, |mut row, address| {
-                let old = before.get(address);
-                row.push_bind(height)
-                    .push_bind(address.0.to_vec())
-                    .push_bind(old.map(|a| amount_bytes(a.balance)))
-                    .push_bind(old.map(|a| i64_of(a.nonce)));
-            });
-            undo.build().execute(&mut *db).await?;
-            let present: Vec<(&Address, crate::state::Account)> = chunk
-                .iter()
-                .filter_map(|a| after.get(a).map(|account| (a, account)))
-                .collect();
-            if !present.is_empty() {
-                let mut upsert =
-                    QueryBuilder::<Sqlite>::new("INSERT INTO accounts (address, balance, nonce) ");
-                upsert.push_values(&present, |mut row, (address, account)| {
-                    row.push_bind(address.0.to_vec())
-                        .push_bind(amount_bytes(account.balance))
-                        .push_bind(i64_of(account.nonce));
-                });
-                upsert.push(" ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce");
-                upsert.build().execute(&mut *db).await?;
-            }
-            // Touched but still absent (a proposer of an empty block earns nothing).
-            for address in chunk.iter().filter(|a| after.get(a).is_none()) {
-                sqlx::query("DELETE FROM accounts WHERE address = ?")
-                    .bind(address.0.to_vec())
-                    .execute(&mut *db)
-                    .await?;
-            }
+        for (block, changes) in blocks {
+            write_block(&mut db, block, changes).await?;
         }
         db.commit().await?;
         Ok(())
@@ -398,7 +370,7 @@ impl Store {
                 .map_err(|_| corrupt("an address is not 20 bytes"))?;
             let balance: Option<Vec<u8>> = row.get(1);
             let previous = match balance {
-                Some(bytes) => Some(crate::state::Account {
+                Some(bytes) => Some(Account {
                     balance: amount_of(&bytes)?,
                     nonce: row.get::<i64, _>(2) as u64,
                 }),
@@ -478,6 +450,91 @@ impl Store {
     }
 }
 
+/// What a block changed, for storage: its weights and every touched account before and after.
+#[derive(Clone, Debug)]
+pub struct BlockChanges {
+    pub weight: u64,
+    pub total_weight: u64,
+    pub accounts: Vec<(Address, Option<Account>, Option<Account>)>,
+}
+
+impl BlockChanges {
+    /// The accounts `block` touched (its proposer, senders and recipients) in both states.
+    pub fn between(
+        block: &Block,
+        weight: u64,
+        total_weight: u64,
+        before: &State,
+        after: &State,
+    ) -> Self {
+        let mut touched = BTreeSet::from([Address::of(&block.header.proposer)]);
+        for tx in &block.transactions {
+            touched.insert(tx.tx.sender_address());
+            match &tx.tx.body {
+                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => touched.insert(*to),
+            };
+        }
+        let accounts = touched
+            .into_iter()
+            .map(|a| (a, before.get(&a), after.get(&a)))
+            .collect();
+        BlockChanges {
+            weight,
+            total_weight,
+            accounts,
+        }
+    }
+}
+
+async fn write_block(
+    db: &mut sqlx::SqliteConnection,
+    block: &Block,
+    changes: &BlockChanges,
+) -> Result<(), StoreError> {
+    let height = i64_of(block.header.height);
+    insert_block(&mut *db, block, changes.weight, changes.total_weight).await?;
+    // Multi-row statements: with sqlx every statement is a round trip to SQLite's thread.
+    for chunk in changes.accounts.chunks(ROWS_PER_STATEMENT) {
+        let mut undo = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO account_undo (height, address, balance, nonce) ",
+        );
+        undo.push_values(chunk, |mut row, (address, old, _)| {
+            row.push_bind(height)
+                .push_bind(address.0.to_vec())
+                .push_bind(old.map(|a| amount_bytes(a.balance)))
+                .push_bind(old.map(|a| i64_of(a.nonce)));
+        });
+        undo.build().execute(&mut *db).await?;
+        let present: Vec<(&Address, Account)> = chunk
+            .iter()
+            .filter_map(|(a, _, new)| new.map(|n| (a, n)))
+            .collect();
+        if !present.is_empty() {
+            let mut upsert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO accounts (address, balance, nonce) ");
+            upsert.push_values(&present, |mut row, (address, account)| {
+                row.push_bind(address.0.to_vec())
+                    .push_bind(amount_bytes(account.balance))
+                    .push_bind(i64_of(account.nonce));
+            });
+            upsert.push(" ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce");
+            upsert.build().execute(&mut *db).await?;
+        }
+        // Touched but absent after (a proposer of an empty block earns nothing); only a row that
+        // existed before needs deleting.
+        for (address, _, _) in chunk
+            .iter()
+            .filter(|(_, old, new)| new.is_none() && old.is_some())
+        {
+            sqlx::query("DELETE FROM accounts WHERE address = ?")
+                .bind(address.0.to_vec())
+                .execute(&mut *db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn insert_block(
     db: &mut sqlx::SqliteConnection,
     block: &Block,
@@ -501,7 +558,7 @@ async fn insert_block(
     .bind(serde_json::to_string(block).map_err(corrupt)?)
     .execute(&mut *db)
     .await?;
-    let rows: Vec<(Vec<u8>, i64, Vec<u8>, Vec<u8>, String)> = block
+    let rows: Vec<TxRow> = block
         .transactions
         .iter()
         .enumerate()
