@@ -75,6 +75,27 @@ fn site_health(site_root: &Path) -> ComponentHealth {
     }
 }
 
+/// How long a storage probe's result stands, so frequent health checks do not each write a file.
+const PROBE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The last storage probe: when, and whether it succeeded.
+pub type ProbeCache = std::sync::Mutex<Option<(std::time::Instant, bool)>>;
+
+async fn cached_storage_health(data_dir: &Path, cache: &ProbeCache) -> ComponentHealth {
+    let fresh = cache.lock().ok().and_then(|c| *c).filter(|(at, _)| at.elapsed() < PROBE_TTL);
+    let ok = match fresh {
+        Some((_, ok)) => ok,
+        None => {
+            let ok = storage_health(data_dir).await.status == "ok";
+            if let Ok(mut cache) = cache.lock() {
+                *cache = Some((std::time::Instant::now(), ok));
+            }
+            ok
+        }
+    };
+    if ok { ComponentHealth::ok(true) } else { ComponentHealth::down(true, "the data folder cannot be written") }
+}
+
 /// Writes and removes a probe file: permission bits alone do not show a full or read-only disk.
 async fn storage_health(data_dir: &Path) -> ComponentHealth {
     let probe = data_dir.join(".health-probe");
@@ -94,7 +115,7 @@ async fn storage_health(data_dir: &Path) -> ComponentHealth {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let components = BTreeMap::from([
         ("site", site_health(&state.config.site_root)),
-        ("storage", storage_health(&state.config.data_dir).await),
+        ("storage", cached_storage_health(&state.config.data_dir, &state.storage_probe).await),
     ]);
     let down = |critical: bool| {
         components

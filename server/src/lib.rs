@@ -45,6 +45,8 @@ pub struct AppState {
     pub started: Instant,
     /// The chain node this server runs, if any.
     pub node: Option<chain::Node>,
+    /// The last probe of the data folder, shared by `/health` calls.
+    pub storage_probe: Arc<health::ProbeCache>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             config: Arc::new(config),
             started: Instant::now(),
             node: None,
+            storage_probe: Arc::default(),
         }
     }
 
