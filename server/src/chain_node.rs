@@ -27,8 +27,9 @@ fn ensure_devnet(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     Ok(files.genesis)
 }
 
-/// Opens the node described by `config`, or `None` when the config asks for no chain.
-pub async fn open(config: &Config) -> anyhow::Result<Option<Node>> {
+/// Opens the node described by `config` with the faucet key it may sign with, or `None` when
+/// the config asks for no chain.
+pub async fn open(config: &Config) -> anyhow::Result<Option<(Node, Option<types::SecretKey>)>> {
     if config.no_chain {
         return Ok(None);
     }
@@ -76,8 +77,27 @@ pub async fn open(config: &Config) -> anyhow::Result<Option<Node>> {
         empty_blocks: config.empty_blocks,
         mempool: MempoolLimits::default(),
     };
+    let faucet_path = config.faucet_key.clone().or_else(|| {
+        config
+            .genesis
+            .is_none()
+            .then(|| chain_dir.join("faucet.key"))
+    });
+    let faucet_key = faucet_path.map(|p| keyfile::read(&p)).transpose()?;
+    if let Some(key) = &faucet_key
+        && node_config
+            .genesis
+            .faucet
+            .as_ref()
+            .is_none_or(|f| f.key != key.public_key())
+    {
+        anyhow::bail!(
+            "the faucet key is not the genesis faucet key of chain {}",
+            node_config.genesis.chain_id
+        );
+    }
     let node = Node::open(node_config, Arc::new(SystemClock))
         .await
         .context("cannot open the chain database")?;
-    Ok(Some(node))
+    Ok(Some((node, faucet_key)))
 }

@@ -35,6 +35,11 @@ pub struct Config {
     #[arg(long, env = "AITBC_NODE_KEY")]
     pub node_key: Option<PathBuf>,
 
+    /// File with the genesis faucet key, so `/rpc/faucet` can fund addresses (devnets only).
+    /// The embedded devnet uses the key it created.
+    #[arg(long, env = "AITBC_FAUCET_KEY")]
+    pub faucet_key: Option<PathBuf>,
+
     /// Base URL of a peer node (repeatable, or comma-separated in the variable).
     #[arg(long = "peer", env = "AITBC_PEERS", value_delimiter = ',')]
     pub peers: Vec<String>,

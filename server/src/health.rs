@@ -82,7 +82,11 @@ const PROBE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 pub type ProbeCache = std::sync::Mutex<Option<(std::time::Instant, bool)>>;
 
 async fn cached_storage_health(data_dir: &Path, cache: &ProbeCache) -> ComponentHealth {
-    let fresh = cache.lock().ok().and_then(|c| *c).filter(|(at, _)| at.elapsed() < PROBE_TTL);
+    let fresh = cache
+        .lock()
+        .ok()
+        .and_then(|c| *c)
+        .filter(|(at, _)| at.elapsed() < PROBE_TTL);
     let ok = match fresh {
         Some((_, ok)) => ok,
         None => {
@@ -93,7 +97,11 @@ async fn cached_storage_health(data_dir: &Path, cache: &ProbeCache) -> Component
             ok
         }
     };
-    if ok { ComponentHealth::ok(true) } else { ComponentHealth::down(true, "the data folder cannot be written") }
+    if ok {
+        ComponentHealth::ok(true)
+    } else {
+        ComponentHealth::down(true, "the data folder cannot be written")
+    }
 }
 
 /// Writes and removes a probe file: permission bits alone do not show a full or read-only disk.
@@ -115,7 +123,10 @@ async fn storage_health(data_dir: &Path) -> ComponentHealth {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let components = BTreeMap::from([
         ("site", site_health(&state.config.site_root)),
-        ("storage", cached_storage_health(&state.config.data_dir, &state.storage_probe).await),
+        (
+            "storage",
+            cached_storage_health(&state.config.data_dir, &state.storage_probe).await,
+        ),
     ]);
     let down = |critical: bool| {
         components

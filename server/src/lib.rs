@@ -45,6 +45,8 @@ pub struct AppState {
     pub started: Instant,
     /// The chain node this server runs, if any.
     pub node: Option<chain::Node>,
+    /// The devnet faucet this server signs for, if it holds the faucet key.
+    pub faucet: Option<Arc<rpc::Faucet>>,
     /// The last probe of the data folder, shared by `/health` calls.
     pub storage_probe: Arc<health::ProbeCache>,
 }
@@ -56,14 +58,17 @@ impl AppState {
             config: Arc::new(config),
             started: Instant::now(),
             node: None,
+            faucet: None,
             storage_probe: Arc::default(),
         }
     }
 
-    /// The same, serving `node` under `/rpc/`.
-    pub fn with_node(self, node: chain::Node) -> Self {
+    /// The same, serving `node` under `/rpc/`, and its faucet when the key is at hand.
+    pub fn with_node(self, node: chain::Node, faucet_key: Option<types::SecretKey>) -> Self {
+        let faucet = faucet_key.map(|key| Arc::new(rpc::Faucet::new(key)));
         Self {
             node: Some(node),
+            faucet,
             ..self
         }
     }
@@ -130,8 +135,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let node = chain_node::open(&config).await?;
     let mut state = AppState::new(config);
-    let node_task = node.map(|node| {
-        state = state.clone().with_node(node.clone());
+    let node_task = node.map(|(node, faucet_key)| {
+        state = state.clone().with_node(node.clone(), faucet_key);
         tokio::spawn(node.run(std::future::pending()))
     });
     let app = app(state);

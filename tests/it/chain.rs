@@ -316,3 +316,54 @@ async fn bad_input_gets_a_structured_reason_and_changes_nothing() -> anyhow::Res
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_faucet_funds_an_address_once_a_minute_and_the_feed_shows_it() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let chain = Chain {
+        server: &server,
+        http: reqwest::Client::new(),
+        chain_id: "aitbc-devnet".into(),
+    };
+    let mut feed = chain.http.get(server.at("/rpc/stream")).send().await?;
+    assert_eq!(feed.headers()["content-type"], "text/event-stream");
+
+    let to = Address::of(&fresh_key(5).public_key());
+    let ask = |address: String| {
+        chain
+            .http
+            .post(server.at("/rpc/faucet"))
+            .json(&json!({ "address": address }))
+            .send()
+    };
+    let response = ask(to.to_string()).await?;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await?;
+    let hash = body["tx_hash"].as_str().expect("hash").to_owned();
+    let again = ask(to.to_string()).await?;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        again.json::<Value>().await?["error"]["code"],
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        ask("ait1nope".into()).await?.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // The feed announces the pending transaction, then the block that includes it.
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !(seen.contains("event: transaction")
+        && seen.contains("event: block")
+        && seen.contains(&hash))
+    {
+        let chunk = tokio::time::timeout_at(deadline, feed.chunk())
+            .await??
+            .ok_or_else(|| anyhow::anyhow!("feed ended"))?;
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    chain.wait_included(&hash).await?;
+    assert_eq!(chain.balance(&to).await?, 100_000_000);
+    Ok(())
+}

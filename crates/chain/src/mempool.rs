@@ -104,6 +104,11 @@ impl Mempool {
         self.by_hash.is_empty()
     }
 
+    /// How many transactions of `sender` wait.
+    pub fn pending_of(&self, sender: &Address) -> usize {
+        self.by_sender.get(sender).map_or(0, BTreeMap::len)
+    }
+
     pub fn contains(&self, hash: &Hash) -> bool {
         self.by_hash.contains_key(hash)
     }

@@ -324,6 +324,12 @@ impl Node {
         self.shared.chain.lock().await.mempool.ordered()
     }
 
+    /// The nonce the next transaction of `address` must carry, counting what waits.
+    pub async fn next_nonce(&self, address: &types::Address) -> u64 {
+        let chain = self.shared.chain.lock().await;
+        chain.state.account(address).nonce + chain.mempool.pending_of(address) as u64
+    }
+
     pub async fn is_pending(&self, hash: &Hash) -> bool {
         self.shared.chain.lock().await.mempool.contains(hash)
     }

@@ -2,6 +2,8 @@
 
 mod accounts;
 mod blocks;
+mod faucet;
+mod feed;
 mod node;
 mod transactions;
 mod views;
@@ -12,6 +14,7 @@ use axum::{
 };
 use chain::Node;
 
+pub use faucet::Faucet;
 pub use node::metrics;
 
 use crate::{ApiError, AppState};
@@ -47,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/importBlock", post(node::import_block))
         .route("/syncStatus", get(node::sync_status))
         .route("/metrics", get(node::metrics))
+        .route("/stream", get(feed::stream))
+        .route("/faucet", post(faucet::request))
         .fallback(crate::api::route_not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
 }

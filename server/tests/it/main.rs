@@ -18,6 +18,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         site_root: site_root.to_path_buf(),
         genesis: None,
         node_key: None,
+        faucet_key: None,
         peers: Vec::new(),
         empty_blocks: false,
         no_chain: true,
