@@ -34,6 +34,7 @@ use tracing::Level;
 
 pub use config::Config;
 pub use error::{ApiError, ApiJson, FieldError};
+pub use rpc::OPENAPI as RPC_OPENAPI;
 pub use shutdown::shutdown_signal;
 
 /// What every handler may use. Cheap to clone.

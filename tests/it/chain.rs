@@ -367,3 +367,77 @@ async fn the_faucet_funds_an_address_once_a_minute_and_the_feed_shows_it() -> an
     assert_eq!(chain.balance(&to).await?, 100_000_000);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_blocks_from_a_peer_are_refused_and_counted_in_metrics() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = reqwest::Client::new();
+    let authority = chain::keyfile::read(&server.data_dir().join("chain/authority.key"))?;
+    let head: Value = http
+        .get(server.at("/rpc/head"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let height = head["height"].as_u64().expect("height");
+    let range: Value = http
+        .get(server.at(&format!(
+            "/rpc/blocks-range?start={height}&end={height}&full=true"
+        )))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let parent: types::Block = serde_json::from_value(range["blocks"][0].clone())?;
+    assert_eq!(
+        parent.header.height, 0,
+        "an idle devnet should still be at genesis"
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let header = types::BlockHeader {
+        chain_id: parent.header.chain_id.clone(),
+        height: height + 1,
+        parent_hash: parent.hash(),
+        // A fresh devnet without transactions is still at genesis, where any later time will do.
+        timestamp_ms: now_ms.max(parent.header.timestamp_ms + 1),
+        proposer: authority.public_key(),
+        tx_root: types::Hash::ZERO,
+        state_root: parent.header.state_root,
+    };
+    let forged = types::Block::seal(header.clone(), Vec::new(), &fresh_key(6));
+    let outsider = types::Block::seal(
+        types::BlockHeader {
+            proposer: fresh_key(6).public_key(),
+            ..header
+        },
+        Vec::new(),
+        &fresh_key(6),
+    );
+    for (block, code) in [(forged, "BAD_SIGNATURE"), (outsider, "NOT_AN_AUTHORITY")] {
+        let response = http
+            .post(server.at("/rpc/importBlock"))
+            .json(&block)
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.json::<Value>().await?["error"]["code"], code);
+    }
+    let metrics = http.get(server.at("/metrics")).send().await?.text().await?;
+    for reason in ["bad_signature", "not_an_authority"] {
+        let line = format!("aitbc_chain_rejected_blocks_total{{reason=\"{reason}\"}} 1");
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
+    let after: Value = http
+        .get(server.at("/rpc/head"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        after["hash"], head["hash"],
+        "a refused block moved the head"
+    );
+    Ok(())
+}

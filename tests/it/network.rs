@@ -15,6 +15,15 @@ async fn head(http: &reqwest::Client, server: &Server) -> anyhow::Result<Value> 
 }
 
 async fn start_node(dir: &Path, index: usize, ports: &[u16]) -> anyhow::Result<Server> {
+    start_node_with(dir, index, ports, true).await
+}
+
+async fn start_node_with(
+    dir: &Path,
+    index: usize,
+    ports: &[u16],
+    with_peers: bool,
+) -> anyhow::Result<Server> {
     let devnet = dir.join("devnet");
     let mut args = vec![
         "--genesis".to_owned(),
@@ -27,7 +36,7 @@ async fn start_node(dir: &Path, index: usize, ports: &[u16]) -> anyhow::Result<S
         "--empty-blocks".to_owned(),
     ];
     for (j, port) in ports.iter().enumerate() {
-        if j != index {
+        if with_peers && j != index {
             args.push("--peer".into());
             args.push(format!("http://127.0.0.1:{port}"));
         }
@@ -160,5 +169,45 @@ async fn three_nodes_converge_and_a_restarted_node_catches_up() -> anyhow::Resul
             "nodes disagree at height {height}: {hashes:?}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healed_partition_converges_on_one_chain() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    chain::devnet::create(&dir.path().join("devnet"), "aitbc-testnet", 2, now_ms)?;
+    let ports: Vec<u16> = (0..2).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+
+    // Apart, each authority builds its own chain: in its own slots, and as backup in the other's.
+    let a = start_node_with(dir.path(), 0, &ports, false).await?;
+    let b = start_node_with(dir.path(), 1, &ports, false).await?;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let (head_a, head_b) = (head(&http, &a).await?, head(&http, &b).await?);
+    assert_ne!(
+        head_a["hash"], head_b["hash"],
+        "the partition produced no fork"
+    );
+    assert!(a.stop().await? && b.stop().await?);
+
+    // Together again, they settle on one chain: one of them reorganizes.
+    let a = start_node(dir.path(), 0, &ports).await?;
+    let b = start_node(dir.path(), 1, &ports).await?;
+    converged(&http, &[&a, &b], Duration::from_secs(15)).await?;
+    let mut reorgs = 0;
+    for node in [&a, &b] {
+        let metrics = http.get(node.at("/metrics")).send().await?.text().await?;
+        reorgs += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("aitbc_chain_reorgs_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_default();
+    }
+    assert!(reorgs >= 1, "no node switched chains");
     Ok(())
 }

@@ -48,6 +48,13 @@ pub fn weight(genesis: &Genesis, proposer: &PublicKey, slot: u64) -> u64 {
     }
 }
 
+/// Fork choice: whether a chain with head `hash` and `weight` beats ours. The heavier chain
+/// wins; between equal weights the lower head hash does, so two halves of a healed partition
+/// agree on one chain instead of each keeping its own.
+pub fn prefer(weight: u64, hash: &types::Hash, our_weight: u64, our_hash: &types::Hash) -> bool {
+    weight > our_weight || (weight == our_weight && hash < our_hash)
+}
+
 /// Why a header breaks the consensus rules.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
@@ -132,6 +139,19 @@ mod tests {
         assert_eq!(rank(&g, &key(9), 0), None);
         assert_eq!(weight(&g, &key(2), 1), IN_TURN_WEIGHT);
         assert_eq!(weight(&g, &key(3), 1), OUT_OF_TURN_WEIGHT);
+    }
+
+    #[test]
+    fn fork_choice_prefers_weight_then_the_lower_hash() {
+        let (low, high) = (Hash([1; 32]), Hash([2; 32]));
+        assert!(prefer(5, &high, 4, &low));
+        assert!(!prefer(4, &low, 5, &high));
+        assert!(prefer(5, &low, 5, &high));
+        assert!(!prefer(5, &high, 5, &low));
+        assert!(
+            !prefer(5, &low, 5, &low),
+            "our own chain never replaces itself"
+        );
     }
 
     #[test]

@@ -208,6 +208,7 @@ impl std::fmt::Debug for Node {
 struct PeerHead {
     height: u64,
     total_weight: u64,
+    hash: Hash,
 }
 
 /// Why syncing from a peer stopped.
@@ -651,7 +652,12 @@ impl Node {
             .best_peer_height
             .fetch_max(peer_head.height, Ordering::Relaxed);
         let ours = self.head().await;
-        if peer_head.total_weight <= ours.total_weight {
+        if !consensus::prefer(
+            peer_head.total_weight,
+            &peer_head.hash,
+            ours.total_weight,
+            &ours.header.hash(),
+        ) {
             return Ok(0);
         }
         // Find where the two chains part, within the reorg limit.
@@ -736,7 +742,12 @@ impl Node {
             let before = std::mem::replace(&mut state, after);
             verified.push((block, block_weight, before));
         }
-        if weight <= chain.head.total_weight {
+        if !consensus::prefer(
+            weight,
+            &parent.hash(),
+            chain.head.total_weight,
+            &chain.head.header.hash(),
+        ) {
             return Ok(0);
         }
         let depth = chain.head.header.height - ancestor;

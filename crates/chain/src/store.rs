@@ -358,25 +358,10 @@ impl Store {
     /// The accounts as they were after block `height`, from `current` (the state after the head)
     /// and the undo log. Only valid for heights the undo log still covers (all of them today).
     pub async fn state_at(&self, height: u64, current: &State) -> Result<State, StoreError> {
-        let rows = sqlx::query("SELECT address, balance, nonce FROM account_undo WHERE height > ? ORDER BY height DESC")
-            .bind(i64_of(height))
-            .fetch_all(&self.pool)
-            .await?;
+        let mut conn = self.pool.acquire().await?;
         let mut state = current.clone();
-        for row in rows {
-            let address: [u8; 20] = row
-                .get::<Vec<u8>, _>(0)
-                .try_into()
-                .map_err(|_| corrupt("an address is not 20 bytes"))?;
-            let balance: Option<Vec<u8>> = row.get(1);
-            let previous = match balance {
-                Some(bytes) => Some(Account {
-                    balance: amount_of(&bytes)?,
-                    nonce: row.get::<i64, _>(2) as u64,
-                }),
-                None => None,
-            };
-            state.set(Address(address), previous);
+        for (address, previous) in undo_above(&mut conn, height).await? {
+            state.set(address, previous);
         }
         Ok(state)
     }
@@ -395,28 +380,22 @@ impl Store {
     /// they changed; returns their transactions, newest block last.
     pub async fn rollback_to(&self, height: u64) -> Result<Vec<SignedTransaction>, StoreError> {
         let mut db = self.pool.begin().await?;
-        let undo = sqlx::query("SELECT address, balance, nonce FROM account_undo WHERE height > ? ORDER BY height DESC")
-            .bind(i64_of(height))
-            .fetch_all(&mut *db)
-            .await?;
-        for row in undo {
-            let address: Vec<u8> = row.get(0);
-            let balance: Option<Vec<u8>> = row.get(1);
-            match balance {
+        for (address, previous) in undo_above(&mut db, height).await? {
+            match previous {
                 None => {
                     sqlx::query("DELETE FROM accounts WHERE address = ?")
-                        .bind(&address)
+                        .bind(address.0.to_vec())
                         .execute(&mut *db)
                         .await?;
                 }
-                Some(balance) => {
+                Some(account) => {
                     sqlx::query(
                         "INSERT INTO accounts (address, balance, nonce) VALUES (?, ?, ?) \
                          ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
                     )
-                    .bind(&address)
-                    .bind(balance)
-                    .bind(row.get::<i64, _>(2))
+                    .bind(address.0.to_vec())
+                    .bind(amount_bytes(account.balance))
+                    .bind(i64_of(account.nonce))
                     .execute(&mut *db)
                     .await?;
                 }
@@ -448,6 +427,36 @@ impl Store {
             .await?;
         Ok((blocks as u64, txs as u64))
     }
+}
+
+/// The undo entries of every block above `height`, newest block first: applied in this order,
+/// each account ends as it was after block `height`.
+async fn undo_above(
+    db: &mut sqlx::SqliteConnection,
+    height: u64,
+) -> Result<Vec<(Address, Option<Account>)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT address, balance, nonce FROM account_undo WHERE height > ? ORDER BY height DESC",
+    )
+    .bind(i64_of(height))
+    .fetch_all(&mut *db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let address: [u8; 20] = row
+                .get::<Vec<u8>, _>(0)
+                .try_into()
+                .map_err(|_| corrupt("an address is not 20 bytes"))?;
+            let previous = match row.get::<Option<Vec<u8>>, _>(1) {
+                Some(bytes) => Some(Account {
+                    balance: amount_of(&bytes)?,
+                    nonce: row.get::<i64, _>(2) as u64,
+                }),
+                None => None,
+            };
+            Ok((Address(address), previous))
+        })
+        .collect()
 }
 
 /// What a block changed, for storage: its weights and every touched account before and after.

@@ -20,7 +20,10 @@ const PATHS: [(&str, &str); 11] = [
         "Coordinator API (/api/x is the coordinator's /v1/x)",
     ),
     ("/v1/", "Coordinator API under its original prefix"),
-    ("/rpc/", "Chain node RPC"),
+    (
+        "/rpc/",
+        "Chain node RPC; its OpenAPI description is /rpc/openapi.json",
+    ),
     ("/admin/", "Coordinator admin API"),
 ];
 

@@ -12,6 +12,18 @@ fn node(left: &Hash, right: &Hash) -> Hash {
     Hash::of(&[&[0x01], &left.0, &right.0])
 }
 
+/// The level above `level`: pairs hashed together, an odd last node carried up unchanged.
+fn parent_level(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [left, right] => node(left, right),
+            [single] => *single,
+            _ => unreachable!("chunks(2) yields one or two"),
+        })
+        .collect()
+}
+
 /// The root over `leaves` in order; the root of no leaves is [`Hash::ZERO`].
 pub fn merkle_root(leaves: &[Hash]) -> Hash {
     if leaves.is_empty() {
@@ -19,14 +31,7 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     }
     let mut level: Vec<Hash> = leaves.iter().map(leaf).collect();
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => node(left, right),
-                [single] => *single,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
+        level = parent_level(&level);
     }
     level[0]
 }
@@ -66,14 +71,7 @@ impl MerkleProof {
                 };
                 siblings.push((side, level[sibling]));
             }
-            level = level
-                .chunks(2)
-                .map(|pair| match pair {
-                    [left, right] => node(left, right),
-                    [single] => *single,
-                    _ => unreachable!("chunks(2) yields one or two"),
-                })
-                .collect();
+            level = parent_level(&level);
             position /= 2;
         }
         Some(MerkleProof {

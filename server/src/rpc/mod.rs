@@ -30,6 +30,16 @@ pub fn node_of(state: &AppState) -> Result<&Node, ApiError> {
     })
 }
 
+/// The OpenAPI description of every route below; a test keeps the two in step.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
 /// Every RPC route; mounted under `/rpc`.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,6 +62,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(node::metrics))
         .route("/stream", get(feed::stream))
         .route("/faucet", post(faucet::request))
+        .route("/openapi.json", get(openapi))
         .fallback(crate::api::route_not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
 }

@@ -25,6 +25,26 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
     }
 }
 
+/// The whole app on fresh, empty site and data folders, with no chain node.
+fn fresh_app() -> (Router, (tempfile::TempDir, tempfile::TempDir)) {
+    let dirs = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    (
+        app(AppState::new(config(dirs.0.path(), dirs.1.path()))),
+        dirs,
+    )
+}
+
+async fn get_path(router: &Router, path: &str) -> (StatusCode, http::HeaderMap, Vec<u8>) {
+    send(
+        router.clone(),
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
 async fn send(router: Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, Vec<u8>) {
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -166,11 +186,7 @@ async fn a_panicking_handler_answers_500_without_internals() {
 
 #[tokio::test]
 async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (router, _dirs) = fresh_app();
     for (sent, echoed) in [("abc-123", true), ("has space", false), ("", false)] {
         let request = Request::get("/api/nothing")
             .header("x-request-id", sent)
@@ -188,18 +204,8 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
 
 #[tokio::test]
 async fn health_reports_a_missing_site_bundle() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
-    let (status, _, bytes) = send(
-        router.clone(),
-        Request::get("/health")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (router, dirs) = fresh_app();
+    let (status, _, bytes) = get_path(&router, "/health").await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -215,13 +221,7 @@ async fn health_reports_a_missing_site_bundle() {
     for file in ["aitbc.js", "aitbc_bg.wasm", "aitbc.css"] {
         std::fs::write(pkg.join(file), b"x").expect("write");
     }
-    let (status, _, bytes) = send(
-        router,
-        Request::get("/health")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, _, bytes) = get_path(&router, "/health").await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -239,13 +239,7 @@ async fn health_is_down_when_the_data_folder_cannot_be_written() {
         site.path(),
         &data.path().join("gone"),
     )));
-    let (status, _, bytes) = send(
-        router,
-        Request::get("/health")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, _, bytes) = get_path(&router, "/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let body = json_of(&bytes);
     assert_eq!(body["status"], "down");
@@ -258,31 +252,15 @@ async fn health_is_down_when_the_data_folder_cannot_be_written() {
 
 #[tokio::test]
 async fn pages_and_apis_carry_a_content_security_policy() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
-    let (status, headers, _) = send(
-        router.clone(),
-        Request::get("/explorer/")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (router, _dirs) = fresh_app();
+    let (status, headers, _) = get_path(&router, "/explorer/").await;
     assert_eq!(status, StatusCode::OK);
     let csp = headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii");
     assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
-    let (_, headers, _) = send(
-        router,
-        Request::get("/health")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (_, headers, _) = get_path(&router, "/health").await;
     assert_eq!(
         headers[header::CONTENT_SECURITY_POLICY],
         "default-src 'none'; frame-ancestors 'none'"
@@ -291,17 +269,9 @@ async fn pages_and_apis_carry_a_content_security_policy() {
 
 #[tokio::test]
 async fn unknown_pages_get_the_styled_404_page() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (router, _dirs) = fresh_app();
     for path in ["/nope", "/explorer/nope/deeper", "/%FF%FE"] {
-        let (status, headers, bytes) = send(
-            router.clone(),
-            Request::get(path).body(Body::empty()).expect("request"),
-        )
-        .await;
+        let (status, headers, bytes) = get_path(&router, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(
             headers[header::CONTENT_TYPE]
@@ -319,11 +289,7 @@ async fn unknown_pages_get_the_styled_404_page() {
 
 #[tokio::test]
 async fn api_prefixes_answer_json_even_bare() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (router, _dirs) = fresh_app();
     for path in [
         "/api",
         "/api/",
@@ -333,11 +299,7 @@ async fn api_prefixes_answer_json_even_bare() {
         "/rpc/no-such-route",
         "/api/jobs/x/y",
     ] {
-        let (status, headers, bytes) = send(
-            router.clone(),
-            Request::get(path).body(Body::empty()).expect("request"),
-        )
-        .await;
+        let (status, headers, bytes) = get_path(&router, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{path}");
         assert_eq!(
@@ -349,11 +311,7 @@ async fn api_prefixes_answer_json_even_bare() {
 
 #[tokio::test]
 async fn redirects_are_301_and_keep_the_query() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (router, _dirs) = fresh_app();
     let cases = [
         ("/exchange", "/Exchange"),
         ("/exchange?pair=AITBC-BTC", "/Exchange?pair=AITBC-BTC"),
@@ -361,11 +319,7 @@ async fn redirects_are_301_and_keep_the_query() {
         ("/wallet", "/wallet/"),
     ];
     for (from, to) in cases {
-        let (status, headers, _) = send(
-            router.clone(),
-            Request::get(from).body(Body::empty()).expect("request"),
-        )
-        .await;
+        let (status, headers, _) = get_path(&router, from).await;
         assert_eq!(status, StatusCode::MOVED_PERMANENTLY, "{from}");
         assert_eq!(headers[header::LOCATION], to, "{from}");
     }
@@ -378,22 +332,10 @@ async fn the_bundle_is_revalidated_and_the_404_page_has_a_policy() {
     std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
     std::fs::write(site.path().join("pkg/aitbc.js"), "export default 1;").expect("write");
     let router = app(AppState::new(config(site.path(), data.path())));
-    let (status, headers, _) = send(
-        router.clone(),
-        Request::get("/pkg/aitbc.js")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, headers, _) = get_path(&router, "/pkg/aitbc.js").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-    let (status, headers, _) = send(
-        router,
-        Request::get("/missing")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, headers, _) = get_path(&router, "/missing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let csp = headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -403,11 +345,7 @@ async fn the_bundle_is_revalidated_and_the_404_page_has_a_policy() {
 
 #[tokio::test]
 async fn a_wrong_method_on_an_api_route_is_a_json_405() {
-    let dirs = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let router = app(AppState::new(config(dirs.0.path(), dirs.1.path())));
+    let (router, _dirs) = fresh_app();
     let (status, _, bytes) = send(
         router,
         Request::delete("/rpc/sendTx")
@@ -417,4 +355,32 @@ async fn a_wrong_method_on_an_api_route_is_a_json_405() {
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(json_of(&bytes)["error"]["code"], "METHOD_NOT_ALLOWED");
+}
+
+/// The route paths registered in `rpc/mod.rs`, read from its source.
+fn registered_rpc_paths() -> std::collections::BTreeSet<String> {
+    let source = include_str!("../../src/rpc/mod.rs");
+    source
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_rpc_route_is_in_the_openapi_document_and_nothing_else() {
+    let document: Value = serde_json::from_str(server::RPC_OPENAPI).expect("valid JSON");
+    let documented: std::collections::BTreeSet<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    let registered = registered_rpc_paths();
+    assert!(registered.len() > 15, "found only {registered:?}");
+    assert_eq!(
+        documented, registered,
+        "OpenAPI paths and router paths differ"
+    );
 }
