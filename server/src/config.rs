@@ -51,6 +51,10 @@ pub struct Config {
     /// Run no chain node (the RPC then answers 503).
     #[arg(long, env = "AITBC_NO_CHAIN")]
     pub no_chain: bool,
+
+    /// Serve the APIs only, no pages: how `aitbc node run` runs a node on its own.
+    #[arg(long, env = "AITBC_API_ONLY")]
+    pub api_only: bool,
 }
 
 impl Config {
@@ -65,7 +69,7 @@ impl Config {
                 self.site_root.display()
             )
         })?;
-        if !self.site_root.join("pkg").is_dir() {
+        if !self.api_only && !self.site_root.join("pkg").is_dir() {
             tracing::warn!(
                 site_root,
                 "the site has not been built (no pkg/ folder): pages will render but not hydrate; run `./x build`"

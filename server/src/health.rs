@@ -121,13 +121,15 @@ async fn storage_health(data_dir: &Path) -> ComponentHealth {
 
 /// Handler for `GET /health`.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let components = BTreeMap::from([
-        ("site", site_health(&state.config.site_root)),
-        (
-            "storage",
-            cached_storage_health(&state.config.data_dir, &state.storage_probe).await,
-        ),
-    ]);
+    let storage = cached_storage_health(&state.config.data_dir, &state.storage_probe).await;
+    let mut components = BTreeMap::from([("storage", storage)]);
+    if !state.config.api_only {
+        components.insert("site", site_health(&state.config.site_root));
+    }
+    if state.node.is_some() {
+        // The node runs in this process: if the server answers, so does the node.
+        components.insert("chain", ComponentHealth::ok(true));
+    }
     let down = |critical: bool| {
         components
             .values()

@@ -93,7 +93,13 @@ pub fn app(state: AppState) -> Router {
             .nest(prefix, api)
             .route(&format!("{prefix}/"), any(api::route_not_found));
     }
-    with_common_layers(router.with_state(state).merge(web::router(options)))
+    let api_only = state.config.api_only;
+    let router = router.with_state(state);
+    if api_only {
+        with_common_layers(router.fallback(api::route_not_found))
+    } else {
+        with_common_layers(router.merge(web::router(options)))
+    }
 }
 
 /// What every response goes through: request ids, panic capture, compression, security headers

@@ -211,3 +211,58 @@ async fn a_healed_partition_converges_on_one_chain() -> anyhow::Result<()> {
     assert!(reorgs >= 1, "no node switched chains");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aitbc_node_run_serves_the_rpc_alone() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let binary = std::env::var_os("AITBC_SERVER_BIN")
+        .map(std::path::PathBuf::from)
+        .and_then(|server| server.parent().map(|p| p.join("aitbc")))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!("the aitbc binary is not built; run the tests with ./x test")
+        })?;
+    let mut child = tokio::process::Command::new(binary)
+        .args([
+            "node",
+            "run",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let status: Value = loop {
+        if let Ok(response) = http.get(format!("{url}/rpc/syncStatus")).send().await {
+            break response.json().await?;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "aitbc node run did not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["chain_id"], "aitbc-devnet");
+    let page = http.get(format!("{url}/explorer/")).send().await?;
+    assert_eq!(
+        page.status(),
+        reqwest::StatusCode::NOT_FOUND,
+        "a node alone serves no pages"
+    );
+    let health: Value = http
+        .get(format!("{url}/health"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(health["status"], "ok", "{health}");
+    child.start_kill()?;
+    child.wait().await?;
+    Ok(())
+}

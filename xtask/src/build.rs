@@ -158,10 +158,23 @@ impl Build {
     /// Builds `aitbc-server`.
     pub fn server(&self) -> anyhow::Result<()> {
         step("Compiling");
-        eprintln!("server ({})", if self.release { "release" } else { "dev" });
+        eprintln!(
+            "server and CLI ({})",
+            if self.release { "release" } else { "dev" }
+        );
         let mut cargo = Command::new("cargo");
         cargo
-            .args(["build", "-p", "server", "--bin", "aitbc-server"])
+            .args([
+                "build",
+                "-p",
+                "server",
+                "--bin",
+                "aitbc-server",
+                "-p",
+                "cli",
+                "--bin",
+                "aitbc",
+            ])
             .current_dir(sh::root());
         if self.release {
             cargo.arg("--release");

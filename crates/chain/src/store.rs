@@ -63,6 +63,26 @@ pub struct StoredTx {
     pub index: u32,
 }
 
+/// An address's page of history.
+#[derive(Clone, Debug)]
+pub struct History {
+    pub transactions: Vec<StoredTx>,
+    /// Transactions it sent, in all.
+    pub sent: u64,
+    /// Transactions it received, in all.
+    pub received: u64,
+    /// Transactions it took part in, in all (a transfer to itself counts once).
+    pub total: u64,
+}
+
+fn stored_tx(row: &SqliteRow) -> Result<StoredTx, StoreError> {
+    Ok(StoredTx {
+        tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
+        block_height: row.get::<i64, _>(1) as u64,
+        index: row.get::<i64, _>(2) as u32,
+    })
+}
+
 /// The head as stored.
 #[derive(Clone, Debug)]
 pub struct Head {
@@ -313,19 +333,13 @@ impl Store {
         rows.iter().map(Self::block_of).collect()
     }
 
+    /// One included transaction with its place.
     pub async fn transaction(&self, hash: &Hash) -> Result<Option<StoredTx>, StoreError> {
         let row = sqlx::query("SELECT tx, block_height, idx FROM transactions WHERE hash = ?")
             .bind(hash.0.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(StoredTx {
-                tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
-                block_height: row.get::<i64, _>(1) as u64,
-                index: row.get::<i64, _>(2) as u32,
-            })
-        })
-        .transpose()
+        row.as_ref().map(stored_tx).transpose()
     }
 
     /// Included transactions, newest first.
@@ -344,15 +358,53 @@ impl Store {
             .await?;
         let txs = rows
             .iter()
-            .map(|row| {
-                Ok(StoredTx {
-                    tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
-                    block_height: row.get::<i64, _>(1) as u64,
-                    index: row.get::<i64, _>(2) as u32,
-                })
-            })
+            .map(stored_tx)
             .collect::<Result<_, StoreError>>()?;
         Ok((txs, total as u64))
+    }
+
+    /// Included transactions that `address` sent or received, newest first, with how many it
+    /// sent and received in all.
+    pub async fn history(
+        &self,
+        address: &Address,
+        limit: u32,
+        offset: u64,
+    ) -> Result<History, StoreError> {
+        let key = address.0.to_vec();
+        let rows = sqlx::query(
+            "SELECT tx, block_height, idx FROM transactions WHERE sender = ?1 OR recipient = ?1 \
+             ORDER BY block_height DESC, idx DESC LIMIT ?2 OFFSET ?3",
+        )
+        .bind(&key)
+        .bind(i64::from(limit))
+        .bind(i64_of(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE sender = ?")
+            .bind(&key)
+            .fetch_one(&self.pool)
+            .await?;
+        let received: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE recipient = ?")
+                .bind(&key)
+                .fetch_one(&self.pool)
+                .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM transactions WHERE sender = ?1 OR recipient = ?1",
+        )
+        .bind(&key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(History {
+            transactions: rows
+                .iter()
+                .map(stored_tx)
+                .collect::<Result<_, StoreError>>()?,
+            sent: sent as u64,
+            received: received as u64,
+            total: total as u64,
+        })
     }
 
     /// The accounts as they were after block `height`, from `current` (the state after the head)

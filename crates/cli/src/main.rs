@@ -1,4 +1,6 @@
-//! The `aitbc` command: for now it creates development chains (`aitbc devnet`); the node, wallet and miner commands arrive with their issues.
+//! The `aitbc` command: `aitbc devnet` writes a development chain and `aitbc node run` runs a chain node on its own; the wallet and miner commands arrive with their issues.
+
+mod node;
 
 use std::path::PathBuf;
 
@@ -25,6 +27,11 @@ enum Command {
         /// The chain id.
         #[arg(long, default_value = "aitbc-devnet")]
         chain_id: String,
+    },
+    /// Chain node commands.
+    Node {
+        #[command(subcommand)]
+        command: node::NodeCommand,
     },
 }
 
@@ -53,5 +60,6 @@ fn main() -> anyhow::Result<()> {
             println!("treasury key: {}", files.treasury_key.display());
             Ok(())
         }
+        Command::Node { command } => node::run(command),
     }
 }

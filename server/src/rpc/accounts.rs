@@ -4,7 +4,10 @@ use axum::{Json, extract::State};
 use serde_json::{Value, json};
 use types::Address;
 
-use super::{node_of, views::Page};
+use super::{
+    node_of,
+    views::{Page, TxView, status_at},
+};
 use crate::{
     ApiError, AppState,
     error::{ApiPath, ApiQuery},
@@ -27,19 +30,54 @@ pub async fn balance(
     ))
 }
 
-/// `GET /rpc/address/{address}`.
+/// `GET /rpc/address/{address}?limit=&offset=`: balance, nonce and the transactions the address
+/// sent or received, newest first, each with its direction and counterparty.
 pub async fn address(
     State(state): State<AppState>,
     ApiPath(address): ApiPath<String>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let node = node_of(&state)?;
     let address = address_param(&address)?;
+    let page = page.checked()?;
     let account = node.account(&address).await;
+    let history = node
+        .store()
+        .history(&address, page.limit, page.offset)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let mut items = Vec::with_capacity(history.transactions.len());
+    for stored in &history.transactions {
+        let status = status_at(node, stored.block_height).await;
+        let view = TxView::of(
+            &stored.tx,
+            status,
+            Some(stored.block_height),
+            Some(stored.index),
+        );
+        let sent = stored.tx.tx.sender_address() == address;
+        let counterparty = if sent {
+            view.recipient.clone()
+        } else {
+            view.sender.clone()
+        };
+        let mut item =
+            serde_json::to_value(view).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+        item["direction"] = json!(if sent { "sent" } else { "received" });
+        item["counterparty"] = json!(counterparty);
+        items.push(item);
+    }
     Ok(Json(json!({
         "address": address.to_string(),
         "balance": account.balance.0,
         "balance_aitbc": account.balance.to_decimal(),
         "nonce": account.nonce,
+        "total_transactions_sent": history.sent,
+        "total_transactions_received": history.received,
+        "transactions": items,
+        "total": history.total,
+        "limit": page.limit,
+        "offset": page.offset,
     })))
 }
 

@@ -22,6 +22,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         peers: Vec::new(),
         empty_blocks: false,
         no_chain: true,
+        api_only: false,
     }
 }
 
