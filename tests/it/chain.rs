@@ -441,3 +441,75 @@ async fn tampered_blocks_from_a_peer_are_refused_and_counted_in_metrics() -> any
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipt_anchors_are_included_and_listed() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let treasury = chain::keyfile::read(&server.data_dir().join("chain/treasury.key"))?;
+    let chain = Chain {
+        server: &server,
+        http: reqwest::Client::new(),
+        chain_id: "aitbc-devnet".into(),
+    };
+    let receipt_hash = types::Hash::of(&[b"a signed receipt"]);
+    let anchor = chain.tx(
+        &treasury,
+        0,
+        10_000,
+        TxBody::ReceiptAnchor {
+            receipt_hash,
+            job_id: "job-7".into(),
+        },
+    );
+    let (status, body) = chain.send(&anchor).await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let included = chain.wait_included(&anchor.hash().to_hex()).await?;
+    assert_eq!(
+        (included["type"].as_str(), included["recipient"].as_str()),
+        (Some("receipt_anchor"), Some(""))
+    );
+    assert_eq!(included["job_id"], "job-7");
+
+    let (status, list) = chain.get("/rpc/receipts").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["receipts"][0]["receipt_hash"], receipt_hash.to_hex());
+    assert_eq!(
+        list["receipts"][0]["anchored_by"],
+        Address::of(&treasury.public_key()).to_string()
+    );
+    let (status, one) = chain
+        .get(&format!("/rpc/receipts/{}", receipt_hash.to_hex()))
+        .await?;
+    assert_eq!(
+        (status, one["tx_hash"].as_str()),
+        (StatusCode::OK, Some(anchor.hash().to_hex().as_str()))
+    );
+    assert_eq!(
+        chain
+            .get(&format!("/rpc/receipts/{}", types::Hash::ZERO.to_hex()))
+            .await?
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        chain.get("/rpc/receipts/nothex").await?.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let empty_job = chain.tx(
+        &treasury,
+        1,
+        10_000,
+        TxBody::ReceiptAnchor {
+            receipt_hash,
+            job_id: String::new(),
+        },
+    );
+    let (status, body) = chain.send(&empty_job).await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("BAD_JOB_ID"))
+    );
+    Ok(())
+}

@@ -107,14 +107,18 @@ impl Build {
         eprintln!("WASM bundle ({profile}, {route:?} route)");
         let mut cargo = Command::new("cargo");
         cargo
+            // `types` rides along: it must keep building for wasm32, where the explorer and the
+            // wallet will verify proofs and sign.
             .args([
                 "build",
                 "-p",
                 "site",
+                "-p",
+                "types",
                 "--lib",
                 "--no-default-features",
                 "--features",
-                "hydrate",
+                "site/hydrate",
             ])
             .args([
                 "--target",

@@ -84,7 +84,7 @@ pub struct Mempool {
 fn spend(tx: &SignedTransaction) -> Option<Amount> {
     match &tx.tx.body {
         TxBody::Transfer { amount, .. } => amount.checked_add(tx.tx.fee),
-        TxBody::Faucet { .. } => Some(tx.tx.fee),
+        TxBody::Faucet { .. } | TxBody::ReceiptAnchor { .. } => Some(tx.tx.fee),
     }
 }
 

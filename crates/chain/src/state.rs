@@ -48,6 +48,8 @@ pub enum Rejection {
     FaucetNotAllowed { max: Amount },
     #[error("the amount must be greater than zero")]
     ZeroAmount,
+    #[error("a receipt anchor names a job id of 1 to 128 bytes")]
+    BadJobId,
     #[error("the balance would overflow")]
     Overflow,
 }
@@ -65,6 +67,7 @@ impl Rejection {
             Rejection::Oversized { .. } => "oversized",
             Rejection::FaucetNotAllowed { .. } => "faucet_not_allowed",
             Rejection::ZeroAmount => "zero_amount",
+            Rejection::BadJobId => "bad_job_id",
             Rejection::Overflow => "overflow",
         }
     }
@@ -185,17 +188,26 @@ impl State {
             }
             Err(TxError::BadSignature(_)) => return Err(Rejection::BadSignature),
         }
+        let required = genesis.params.required_fee(len);
+        let fee_too_low = || Rejection::FeeTooLow {
+            required,
+            got: tx.tx.fee,
+        };
         match &tx.tx.body {
             TxBody::Transfer { amount, .. } => {
                 if amount.0 == 0 {
                     return Err(Rejection::ZeroAmount);
                 }
-                let required = genesis.params.required_fee(len);
                 if tx.tx.fee < required {
-                    return Err(Rejection::FeeTooLow {
-                        required,
-                        got: tx.tx.fee,
-                    });
+                    return Err(fee_too_low());
+                }
+            }
+            TxBody::ReceiptAnchor { job_id, .. } => {
+                if job_id.is_empty() || job_id.len() > types::tx::MAX_JOB_ID_LEN {
+                    return Err(Rejection::BadJobId);
+                }
+                if tx.tx.fee < required {
+                    return Err(fee_too_low());
                 }
             }
             TxBody::Faucet { amount, .. } => {
@@ -232,7 +244,7 @@ impl State {
         }
         let spent = match &tx.tx.body {
             TxBody::Transfer { amount, .. } => *amount,
-            TxBody::Faucet { .. } => Amount::ZERO,
+            TxBody::Faucet { .. } | TxBody::ReceiptAnchor { .. } => Amount::ZERO,
         };
         let needed = spent.checked_add(tx.tx.fee).ok_or(Rejection::Overflow)?;
         if sender.balance < needed {
@@ -250,8 +262,9 @@ impl State {
         let from = tx.tx.sender_address();
         let fee_to = Address::of(proposer);
         let (to, amount, minted) = match &tx.tx.body {
-            TxBody::Transfer { to, amount } => (*to, *amount, false),
-            TxBody::Faucet { to, amount } => (*to, *amount, true),
+            TxBody::Transfer { to, amount } => (Some(*to), *amount, false),
+            TxBody::Faucet { to, amount } => (Some(*to), *amount, true),
+            TxBody::ReceiptAnchor { .. } => (None, Amount::ZERO, false),
         };
         // Compute every new balance first, so an overflow leaves the state untouched.
         let mut sender = self.account(&from);
@@ -279,7 +292,9 @@ impl State {
             updates.insert(address, account);
             Ok::<(), Rejection>(())
         };
-        credit(to, amount, &mut updates)?;
+        if let Some(to) = to {
+            credit(to, amount, &mut updates)?;
+        }
         credit(fee_to, tx.tx.fee, &mut updates)?;
         self.root = Default::default();
         self.accounts.extend(updates);
@@ -425,6 +440,49 @@ mod tests {
             state.supply(),
             g.supply().and_then(|s| s.checked_add(Amount(5_000_000)))
         );
+    }
+
+    #[test]
+    fn a_receipt_anchor_costs_its_fee_and_nothing_else() {
+        let g = genesis();
+        let mut state = g.initial_state();
+        let anchor = |job_id: &str, fee: u64| {
+            Transaction {
+                chain_id: "test".into(),
+                sender: key(1).public_key(),
+                nonce: 0,
+                fee: Amount(fee),
+                body: TxBody::ReceiptAnchor {
+                    receipt_hash: types::Hash::of(&[b"receipt"]),
+                    job_id: job_id.into(),
+                },
+            }
+            .sign(&key(1))
+        };
+        assert_eq!(
+            State::check_standalone(&anchor("", 5_000), &g).map_err(|r| r.code()),
+            Err("bad_job_id")
+        );
+        assert_eq!(
+            State::check_standalone(&anchor(&"j".repeat(129), 5_000), &g).map_err(|r| r.code()),
+            Err("bad_job_id")
+        );
+        assert_eq!(
+            State::check_standalone(&anchor("job-1", 10), &g).map_err(|r| r.code()),
+            Err("fee_too_low")
+        );
+        let tx = anchor("job-1", 5_000);
+        State::check_standalone(&tx, &g).expect("valid");
+        state.apply(&tx, &key(9).public_key()).expect("applies");
+        assert_eq!(
+            state.account(&addr(1)),
+            Account {
+                balance: Amount(9_995_000),
+                nonce: 1
+            }
+        );
+        assert_eq!(state.account(&addr(9)).balance, Amount(5_000));
+        assert_eq!(state.supply(), g.supply());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub enum StoreError {
 }
 
 /// A transaction's row: hash, index in its block, sender, recipient, JSON.
-type TxRow = (Vec<u8>, i64, Vec<u8>, Vec<u8>, String);
+type TxRow = (Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>, String);
 
 /// Rows per multi-row statement; SQLite allows 32,766 bound parameters per statement.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -80,6 +80,40 @@ fn stored_tx(row: &SqliteRow) -> Result<StoredTx, StoreError> {
         tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
         block_height: row.get::<i64, _>(1) as u64,
         index: row.get::<i64, _>(2) as u32,
+    })
+}
+
+/// A receipt hash anchored on chain.
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    pub receipt_hash: Hash,
+    pub job_id: String,
+    pub tx_hash: Hash,
+    pub block_height: u64,
+    pub anchored_by: Address,
+    pub timestamp_ms: u64,
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    Ok(Hash(
+        bytes
+            .try_into()
+            .map_err(|_| corrupt("a hash is not 32 bytes"))?,
+    ))
+}
+
+fn anchor_of(row: &SqliteRow) -> Result<Anchor, StoreError> {
+    Ok(Anchor {
+        receipt_hash: hash_of(row.get(0))?,
+        job_id: row.get(1),
+        tx_hash: hash_of(row.get(2))?,
+        block_height: row.get::<i64, _>(3) as u64,
+        anchored_by: Address(
+            row.get::<Vec<u8>, _>(4)
+                .try_into()
+                .map_err(|_| corrupt("an address is not 20 bytes"))?,
+        ),
+        timestamp_ms: row.get::<i64, _>(5) as u64,
     })
 }
 
@@ -363,6 +397,43 @@ impl Store {
         Ok((txs, total as u64))
     }
 
+    /// Anchored receipts, newest first, with how many there are.
+    pub async fn receipts(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<Anchor>, u64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.receipt_hash, r.job_id, r.tx_hash, r.block_height, r.anchored_by, b.timestamp_ms \
+             FROM receipts r JOIN blocks b ON b.height = r.block_height \
+             ORDER BY r.block_height DESC, r.idx DESC LIMIT ? OFFSET ?",
+        )
+        .bind(i64::from(limit))
+        .bind(i64_of(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM receipts")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            rows.iter().map(anchor_of).collect::<Result<_, _>>()?,
+            total as u64,
+        ))
+    }
+
+    /// The first anchor of `receipt_hash`, if it was anchored.
+    pub async fn receipt(&self, receipt_hash: &Hash) -> Result<Option<Anchor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.receipt_hash, r.job_id, r.tx_hash, r.block_height, r.anchored_by, b.timestamp_ms \
+             FROM receipts r JOIN blocks b ON b.height = r.block_height \
+             WHERE r.receipt_hash = ? ORDER BY r.block_height, r.idx LIMIT 1",
+        )
+        .bind(receipt_hash.0.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(anchor_of).transpose()
+    }
+
     /// Included transactions that `address` sent or received, newest first, with how many it
     /// sent and received in all.
     pub async fn history(
@@ -531,9 +602,7 @@ impl BlockChanges {
         let mut touched = BTreeSet::from([Address::of(&block.header.proposer)]);
         for tx in &block.transactions {
             touched.insert(tx.tx.sender_address());
-            match &tx.tx.body {
-                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => touched.insert(*to),
-            };
+            touched.extend(tx.tx.body.recipient());
         }
         let accounts = touched
             .into_iter()
@@ -624,9 +693,7 @@ async fn insert_block(
         .iter()
         .enumerate()
         .map(|(idx, tx)| {
-            let recipient = match &tx.tx.body {
-                TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => to.0.to_vec(),
-            };
+            let recipient = tx.tx.body.recipient().map(|to| to.0.to_vec());
             let json = serde_json::to_string(tx).map_err(corrupt)?;
             Ok((
                 tx.hash().0.to_vec(),
@@ -657,6 +724,25 @@ async fn insert_block(
         }
         delete.push(")");
         delete.build().execute(&mut *db).await?;
+    }
+    for (idx, tx) in block.transactions.iter().enumerate() {
+        if let TxBody::ReceiptAnchor {
+            receipt_hash,
+            job_id,
+        } = &tx.tx.body
+        {
+            sqlx::query(
+                "INSERT INTO receipts (tx_hash, receipt_hash, job_id, block_height, idx, anchored_by) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(tx.hash().0.to_vec())
+            .bind(receipt_hash.0.to_vec())
+            .bind(job_id)
+            .bind(height)
+            .bind(idx as i64)
+            .bind(tx.tx.sender_address().0.to_vec())
+            .execute(&mut *db)
+            .await?;
+        }
     }
     Ok(())
 }

@@ -14,21 +14,48 @@ const DOMAIN: &[u8] = b"AITBC/tx";
 const VERSION: u8 = 1;
 
 /// What a transaction does. The encoding tag of each kind is fixed forever; these are reserved
-/// for kinds still to come: 2 escrow lock, 3 escrow release, 4 escrow refund, 5 receipt anchor,
-/// 7 authority change.
+/// for kinds still to come: 2 escrow lock, 3 escrow release, 4 escrow refund, 7 authority change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TxBody {
     /// Moves `amount` from the sender to `to`. Tag 1.
     Transfer { to: Address, amount: Amount },
+    /// Commits the hash of a job receipt to the chain, with the job it settles; moves no money
+    /// besides the fee. Tag 5.
+    ReceiptAnchor { receipt_hash: Hash, job_id: String },
     /// Devnet only: mints `amount` to `to`; valid only when signed by the genesis faucet key. Tag 6.
     Faucet { to: Address, amount: Amount },
+}
+
+/// The longest job id a receipt anchor may carry.
+pub const MAX_JOB_ID_LEN: usize = 128;
+
+impl TxBody {
+    /// Who receives money from this transaction, if anyone.
+    pub fn recipient(&self) -> Option<Address> {
+        match self {
+            TxBody::Transfer { to, .. } | TxBody::Faucet { to, .. } => Some(*to),
+            TxBody::ReceiptAnchor { .. } => None,
+        }
+    }
+
+    /// The amount it moves or mints (zero for an anchor).
+    pub fn amount(&self) -> Amount {
+        match self {
+            TxBody::Transfer { amount, .. } | TxBody::Faucet { amount, .. } => *amount,
+            TxBody::ReceiptAnchor { .. } => Amount::ZERO,
+        }
+    }
 }
 
 impl TxBody {
     fn encode(&self, w: &mut Writer) {
         match self {
             TxBody::Transfer { to, amount } => w.u8(1).fixed(&to.0).u64(amount.0),
+            TxBody::ReceiptAnchor {
+                receipt_hash,
+                job_id,
+            } => w.u8(5).fixed(&receipt_hash.0).str(job_id),
             TxBody::Faucet { to, amount } => w.u8(6).fixed(&to.0).u64(amount.0),
         };
     }

@@ -5,6 +5,7 @@ mod blocks;
 mod faucet;
 mod feed;
 mod node;
+mod receipts;
 mod transactions;
 mod views;
 
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(node::metrics))
         .route("/stream", get(feed::stream))
         .route("/faucet", post(faucet::request))
+        .route("/receipts", get(receipts::list))
+        .route("/receipts/{receipt_hash}", get(receipts::by_hash))
         .route("/openapi.json", get(openapi))
         .fallback(crate::api::route_not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)

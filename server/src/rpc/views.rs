@@ -78,8 +78,13 @@ pub struct TxView {
     pub chain_id: String,
     pub sender: String,
     pub sender_public_key: String,
+    /// Empty for a receipt anchor, which pays no one.
     pub recipient: String,
     pub amount: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
     pub fee: u64,
     pub nonce: u64,
     pub signature: String,
@@ -92,9 +97,17 @@ impl TxView {
         block_height: Option<u64>,
         index: Option<u32>,
     ) -> Self {
-        let (kind, to, amount) = match &tx.tx.body {
-            TxBody::Transfer { to, amount } => ("transfer", to, amount),
-            TxBody::Faucet { to, amount } => ("faucet", to, amount),
+        let (kind, receipt_hash, job_id) = match &tx.tx.body {
+            TxBody::Transfer { .. } => ("transfer", None, None),
+            TxBody::Faucet { .. } => ("faucet", None, None),
+            TxBody::ReceiptAnchor {
+                receipt_hash,
+                job_id,
+            } => (
+                "receipt_anchor",
+                Some(receipt_hash.to_hex()),
+                Some(job_id.clone()),
+            ),
         };
         TxView {
             tx_hash: tx.hash().to_hex(),
@@ -105,8 +118,15 @@ impl TxView {
             chain_id: tx.tx.chain_id.clone(),
             sender: tx.tx.sender_address().to_string(),
             sender_public_key: tx.tx.sender.to_hex(),
-            recipient: to.to_string(),
-            amount: amount.0,
+            recipient: tx
+                .tx
+                .body
+                .recipient()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            amount: tx.tx.body.amount().0,
+            receipt_hash,
+            job_id,
             fee: tx.tx.fee.0,
             nonce: tx.tx.nonce,
             signature: tx.signature.to_hex(),

@@ -42,7 +42,18 @@ fn computed() -> Value {
             amount: Amount(100_000_000),
         },
     };
+    let anchor = Transaction {
+        chain_id: "aitbc-devnet".into(),
+        sender: key(1).public_key(),
+        nonce: 8,
+        fee: Amount(2_000),
+        body: TxBody::ReceiptAnchor {
+            receipt_hash: Hash::of(&[b"receipt"]),
+            job_id: "job-42".into(),
+        },
+    };
     let txs = vec![transfer.sign(&key(1)), faucet.sign(&key(0xff))];
+    let anchors = [anchor.sign(&key(1))];
     let tx_vectors: Vec<Value> = txs
         .iter()
         .map(|tx| {
@@ -69,6 +80,12 @@ fn computed() -> Value {
     json!({
         "keys": keys,
         "transactions": tx_vectors,
+        "receipt_anchors": anchors.iter().map(|tx| json!({
+            "json": serde_json::to_value(tx).expect("json"),
+            "signing_bytes": hex::encode(tx.tx.signing_bytes()),
+            "signature": tx.signature.to_hex(),
+            "hash": tx.hash().to_hex(),
+        })).collect::<Vec<_>>(),
         "block": {
             "header": serde_json::to_value(&block.header).expect("json"),
             "signing_bytes": hex::encode(block.header.signing_bytes()),
