@@ -291,6 +291,19 @@ async fn bad_input_gets_a_structured_reason_and_changes_nothing() -> anyhow::Res
     };
     let response = raw("/rpc/sendTx", "{\"chain_id\":").await?;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let huge = format!("{{\"chain_id\":\"{}\"}}", "x".repeat(100_000));
+    let response = chain
+        .http
+        .post(server.at("/rpc/sendTx"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.json::<Value>().await?["error"]["code"],
+        "PAYLOAD_TOO_LARGE"
+    );
     let response = raw("/rpc/sendTx", "{\"chain_id\":\"aitbc-devnet\"}").await?;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     for (path, want) in [

@@ -11,6 +11,7 @@ mod views;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     routing::{get, post},
 };
 use chain::Node;
@@ -30,6 +31,12 @@ pub fn node_of(state: &AppState) -> Result<&Node, ApiError> {
         )
     })
 }
+
+/// The largest request body of any RPC route but block import: a transaction is at most a few
+/// kilobytes of JSON.
+const BODY_LIMIT: usize = 64 * 1024;
+/// The largest block a peer may push.
+const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The OpenAPI description of every route below; a test keeps the two in step.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -58,7 +65,11 @@ pub fn router() -> Router<AppState> {
         .route("/address/{address}", get(accounts::address))
         .route("/addresses", get(accounts::addresses))
         .route("/accounts/{address}/proof", get(accounts::proof))
-        .route("/importBlock", post(node::import_block))
+        // A full block in JSON is several times its encoded size (4 MiB by default).
+        .route(
+            "/importBlock",
+            post(node::import_block).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
         .route("/syncStatus", get(node::sync_status))
         .route("/metrics", get(node::metrics))
         .route("/stream", get(feed::stream))
@@ -66,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/receipts", get(receipts::list))
         .route("/receipts/{receipt_hash}", get(receipts::by_hash))
         .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .fallback(crate::api::route_not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
 }
