@@ -187,6 +187,35 @@ async fn a_healed_partition_converges_on_one_chain() -> anyhow::Result<()> {
     // Apart, each authority builds its own chain: in its own slots, and as backup in the other's.
     let a = start_node_with(dir.path(), 0, &ports, false).await?;
     let b = start_node_with(dir.path(), 1, &ports, false).await?;
+    // The treasury spends its nonce 0 differently on each side: only one of the two can survive.
+    let treasury = chain::keyfile::read(&dir.path().join("devnet/treasury.key"))?;
+    let (x, y) = (
+        types::SecretKey::from_seed(&[1; 32]),
+        types::SecretKey::from_seed(&[2; 32]),
+    );
+    let (x, y) = (
+        types::Address::of(&x.public_key()),
+        types::Address::of(&y.public_key()),
+    );
+    for (node, to) in [(&a, x), (&b, y)] {
+        let tx = types::Transaction {
+            chain_id: "aitbc-testnet".into(),
+            sender: treasury.public_key(),
+            nonce: 0,
+            fee: types::Amount(10_000),
+            body: types::TxBody::Transfer {
+                to,
+                amount: types::Amount(5_000_000),
+            },
+        }
+        .sign(&treasury);
+        let response = http.post(node.at("/rpc/sendTx")).json(&tx).send().await?;
+        assert!(
+            response.status().is_success(),
+            "{:?}",
+            response.text().await?
+        );
+    }
     tokio::time::sleep(Duration::from_secs(7)).await;
     let (head_a, head_b) = (head(&http, &a).await?, head(&http, &b).await?);
     assert_ne!(
@@ -209,6 +238,36 @@ async fn a_healed_partition_converges_on_one_chain() -> anyhow::Result<()> {
             .unwrap_or_default();
     }
     assert!(reorgs >= 1, "no node switched chains");
+
+    // Both nodes agree on every balance: the losing side's transfer was rolled back everywhere.
+    let mut seen = Vec::new();
+    for node in [&a, &b] {
+        let mut balances = Vec::new();
+        for address in [x, y] {
+            let body: Value = http
+                .get(node.at(&format!("/rpc/getBalance/{address}")))
+                .send()
+                .await?
+                .json()
+                .await?;
+            balances.push(body["balance"].as_u64().unwrap_or(u64::MAX));
+        }
+        let supply: Value = http
+            .get(node.at("/rpc/addresses"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        seen.push((balances, supply["total_supply"].clone()));
+    }
+    assert_eq!(seen[0], seen[1], "the nodes disagree after the reorg");
+    let mut received = seen[0].0.clone();
+    received.sort();
+    assert_eq!(
+        received,
+        vec![0, 5_000_000],
+        "exactly one of the two conflicting transfers must survive"
+    );
     Ok(())
 }
 

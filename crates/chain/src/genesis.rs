@@ -127,12 +127,20 @@ impl Genesis {
         State::from_balances(self.balances.iter().map(|(a, b)| (*a, *b)))
     }
 
-    /// Block 0's header: unsigned, proposed by no one, committing to the initial state.
+    /// The hash of the whole document in its canonical JSON (fields in declaration order,
+    /// balances sorted by address), so every rule of the chain is part of its identity.
+    pub fn document_hash(&self) -> Hash {
+        Hash::of(&[&serde_json::to_vec(self).unwrap_or_default()])
+    }
+
+    /// Block 0's header: unsigned, proposed by no one, committing to the initial state; its
+    /// parent hash is the genesis document's hash, so chains that differ in any parameter,
+    /// authority or faucet key differ from block 0 on.
     pub fn header(&self) -> BlockHeader {
         BlockHeader {
             chain_id: self.chain_id.clone(),
             height: 0,
-            parent_hash: Hash::ZERO,
+            parent_hash: self.document_hash(),
             timestamp_ms: self.timestamp_ms,
             proposer: PublicKey([0; 32]),
             tx_root: Hash::ZERO,

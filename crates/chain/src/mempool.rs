@@ -79,6 +79,7 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (Address, u64)>,
     by_sender: HashMap<Address, BTreeMap<u64, Entry>>,
     next_seq: u64,
+    dropped: Vec<Hash>,
 }
 
 fn spend(tx: &SignedTransaction) -> Option<Amount> {
@@ -232,12 +233,29 @@ impl Mempool {
         };
         let dropped = txs.split_off(&nonce);
         for entry in dropped.values() {
-            self.by_hash.remove(&entry.tx.hash());
+            let hash = entry.tx.hash();
+            self.by_hash.remove(&hash);
+            self.dropped.push(hash);
         }
         if txs.is_empty() {
             self.by_sender.remove(sender);
         }
         dropped.len()
+    }
+
+    /// Removes the transaction `hash` and every later one of its sender (they cannot be
+    /// included without it).
+    pub fn remove(&mut self, hash: &Hash) -> usize {
+        match self.by_hash.get(hash).copied() {
+            Some((sender, nonce)) => self.remove_from(&sender, nonce),
+            None => 0,
+        }
+    }
+
+    /// The hashes of every transaction that left the pool without being replaced (included,
+    /// stale, evicted, expired or removed) since the last call, so the stored copy can follow.
+    pub fn take_dropped(&mut self) -> Vec<Hash> {
+        std::mem::take(&mut self.dropped)
     }
 
     /// After a block: drops what `state` has made stale, and what can no longer be paid for.
@@ -251,7 +269,9 @@ impl Mempool {
             let mut stale = txs.split_off(&account.nonce);
             std::mem::swap(txs, &mut stale);
             for entry in stale.values() {
-                self.by_hash.remove(&entry.tx.hash());
+                let hash = entry.tx.hash();
+                self.by_hash.remove(&hash);
+                self.dropped.push(hash);
             }
             // A gap (the first pending is not the next nonce) or funds that ran out end the line.
             let mut expected = account.nonce;

@@ -187,6 +187,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     /// The highest head any peer reported, so a node that is behind syncs before it proposes.
     best_peer_height: AtomicU64,
+    /// Held while a sync runs.
+    syncing: Mutex<()>,
 }
 
 /// A handle on the node; cheap to clone.
@@ -230,8 +232,8 @@ struct PeerBlocks {
     blocks: Vec<Block>,
 }
 
-/// The most blocks one sync request asks for.
-pub const SYNC_BATCH: u64 = 500;
+/// The most blocks one sync request asks for (the RPC serves at most this many full blocks).
+pub const SYNC_BATCH: u64 = 100;
 
 impl Node {
     /// Opens the database (writing genesis the first time), loads the head and the stored mempool.
@@ -245,7 +247,11 @@ impl Node {
         let (head, state) = store.load().await?;
         let mut mempool = Mempool::new(config.mempool);
         let mut stale = Vec::new();
-        for (tx, received_ms) in store.pending().await? {
+        // In nonce order per sender: arrival order breaks when a transaction was replaced by fee
+        // after its successor arrived.
+        let mut stored = store.pending().await?;
+        stored.sort_by_key(|(tx, _)| (tx.tx.sender_address(), tx.tx.nonce));
+        for (tx, received_ms) in stored {
             let hash = tx.hash();
             if mempool.admit(tx, &state, received_ms).is_err() {
                 stale.push(hash);
@@ -267,8 +273,11 @@ impl Node {
             key: config.key,
             peers: config.peers,
             empty_blocks: config.empty_blocks,
+            // Generous overall, as a batch of full blocks can be large; quick to give up on a
+            // peer that is down.
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
             chain: Mutex::new(Chain {
@@ -280,6 +289,7 @@ impl Node {
             metrics: Metrics::default(),
             clock,
             best_peer_height: AtomicU64::new(0),
+            syncing: Mutex::new(()),
         };
         Ok(Node {
             shared: Arc::new(shared),
@@ -329,6 +339,11 @@ impl Node {
     pub async fn next_nonce(&self, address: &types::Address) -> u64 {
         let chain = self.shared.chain.lock().await;
         chain.state.account(address).nonce + chain.mempool.pending_of(address) as u64
+    }
+
+    /// A pending transaction by hash.
+    pub async fn pending_tx(&self, hash: &Hash) -> Option<SignedTransaction> {
+        self.shared.chain.lock().await.mempool.get(hash).cloned()
     }
 
     pub async fn is_pending(&self, hash: &Hash) -> bool {
@@ -429,9 +444,15 @@ impl Node {
             });
         }
         if block.header.height > head_height + 1 {
-            shared
-                .best_peer_height
-                .fetch_max(block.header.height, Ordering::Relaxed);
+            // Only a block an authority signed may hold back our own proposals until we sync;
+            // anyone could claim any height.
+            let signed = shared.genesis.authorities.contains(&block.header.proposer)
+                && block.verify_signature().is_ok();
+            if signed {
+                shared
+                    .best_peer_height
+                    .fetch_max(block.header.height, Ordering::Relaxed);
+            }
             return Ok(ImportOutcome::Gap { head_height });
         }
         let now = shared.clock.now_ms();
@@ -582,10 +603,13 @@ impl Node {
         let started = Instant::now();
         let candidates = chain.mempool.ordered();
         let built = block::build(genesis, &head, &chain.state, candidates, key, now);
-        let dropped: Vec<Hash> = built.dropped.iter().map(|(h, _)| *h).collect();
+        for (hash, _) in &built.dropped {
+            chain.mempool.remove(hash);
+        }
         let height = built.block.header.height;
         let block = built.block;
         self.commit(&mut chain, block.clone(), built.state).await?;
+        let dropped = chain.mempool.take_dropped();
         shared.store.remove_pending(&dropped).await?;
         drop(chain);
         shared
@@ -606,6 +630,10 @@ impl Node {
     /// Pulls what the peers have that we lack, switching to a heavier fork when one exists;
     /// returns how many blocks were added.
     pub async fn sync_once(&self) -> usize {
+        // One sync at a time: pushes that report gaps must not pile up concurrent syncs.
+        let Ok(_syncing) = self.shared.syncing.try_lock() else {
+            return 0;
+        };
         let mut imported = 0;
         for peer in self.shared.peers.clone() {
             match self.sync_from(&peer).await {
@@ -661,8 +689,16 @@ impl Node {
             return Ok(0);
         }
         // Find where the two chains part, within the reorg limit.
+        // Blocks deeper than the reorg limit below our head are final: the fork point may not lie
+        // below that, however heavy the peer's chain.
         let hi = ours.header.height.min(peer_head.height);
-        let lo = hi.saturating_sub(shared.genesis.params.max_reorg_depth);
+        let lo = ours
+            .header
+            .height
+            .saturating_sub(shared.genesis.params.max_reorg_depth);
+        if hi < lo {
+            return Err(SyncError::TooDeep);
+        }
         let theirs = self.fetch_blocks(peer, lo, hi).await?;
         let mine = shared.store.blocks_range(lo, hi).await?;
         let ancestor = (lo..=hi)
@@ -674,10 +710,12 @@ impl Node {
             .ok_or(SyncError::TooDeep)?;
         let mut added = 0;
         if ancestor < ours.header.height {
+            // Far enough to outweigh our blocks above the fork; the rest comes by plain catch-up.
             let mut branch = Vec::new();
             let mut next = ancestor + 1;
-            while next <= peer_head.height {
-                let end = peer_head.height.min(next + SYNC_BATCH - 1);
+            let last = peer_head.height.min(ours.header.height + SYNC_BATCH);
+            while next <= last {
+                let end = last.min(next + SYNC_BATCH - 1);
                 let batch = self.fetch_blocks(peer, next, end).await?;
                 if batch.is_empty() {
                     break;
@@ -711,22 +749,27 @@ impl Node {
     }
 
     /// Replaces our blocks above `ancestor` with `branch` if the branch verifies and weighs
-    /// more; the transactions of the abandoned blocks go back to the mempool.
+    /// more (or as much with a lower head hash); the transactions of the abandoned blocks go back
+    /// to the mempool. The database switches in one transaction.
     async fn switch_to(&self, ancestor: u64, branch: Vec<Block>) -> Result<usize, SyncError> {
         let shared = &self.shared;
         let genesis = &shared.genesis;
         let mut chain = shared.chain.lock().await;
+        let depth = chain.head.header.height.saturating_sub(ancestor);
+        if depth > genesis.params.max_reorg_depth {
+            return Err(SyncError::TooDeep);
+        }
         let ancestor_block = shared
             .store
             .block_by_height(ancestor)
             .await?
             .ok_or(SyncError::TooDeep)?;
-        let ancestor_weight = shared.store.total_weight_at(ancestor).await?.unwrap_or(0);
+        let mut total = shared.store.total_weight_at(ancestor).await?.unwrap_or(0);
         let mut parent = ancestor_block.header;
         let mut state = shared.store.state_at(ancestor, &chain.state).await?;
-        let mut weight = ancestor_weight;
         let now = shared.clock.now_ms();
-        let mut verified = Vec::with_capacity(branch.len());
+        // Only what each block changed is kept, not a state per block.
+        let mut verified: Vec<(Block, BlockChanges)> = Vec::with_capacity(branch.len());
         for block in branch {
             let after = match block::verify(genesis, &parent, &state, &block, now) {
                 Ok(after) => after,
@@ -736,51 +779,42 @@ impl Node {
                 }
             };
             let slot = consensus::slot_of(genesis, block.header.timestamp_ms);
-            let block_weight = consensus::weight(genesis, &block.header.proposer, slot);
-            weight += block_weight;
+            let weight = consensus::weight(genesis, &block.header.proposer, slot);
+            total += weight;
+            let changes = BlockChanges::between(&block, weight, total, &state, &after);
             parent = block.header.clone();
-            let before = std::mem::replace(&mut state, after);
-            verified.push((block, block_weight, before));
+            state = after;
+            verified.push((block, changes));
         }
         if !consensus::prefer(
-            weight,
+            total,
             &parent.hash(),
             chain.head.total_weight,
             &chain.head.header.hash(),
         ) {
             return Ok(0);
         }
-        let depth = chain.head.header.height - ancestor;
-        let abandoned = shared.store.rollback_to(ancestor).await?;
-        let mut total = ancestor_weight;
-        let added = verified.len();
-        // Each block's state after is the next block's state before; the last one's is `state`.
-        let afters: Vec<&State> = verified
-            .iter()
-            .skip(1)
-            .map(|(_, _, before)| before)
-            .chain(std::iter::once(&state))
-            .collect();
-        for ((block, block_weight, before), after) in verified.iter().zip(afters) {
-            total += block_weight;
-            shared
-                .store
-                .commit_block(block, *block_weight, total, before, after)
-                .await?;
-            let _ = shared.events.send(Event::Block(Arc::new(block.clone())));
-        }
+        let rows: Vec<(&Block, &BlockChanges)> = verified.iter().map(|(b, c)| (b, c)).collect();
+        let abandoned = shared.store.replace_above(ancestor, &rows, now).await?;
         let chain = &mut *chain;
         chain.state = state;
         chain.head = Head {
             header: parent,
             total_weight: total,
         };
+        chain.mempool.revalidate(&chain.state);
+        let mut refused = Vec::new();
         for tx in abandoned {
-            if let Ok(Admitted::New(_)) = chain.mempool.admit(tx.clone(), &chain.state, now) {
-                shared.store.save_pending(&tx, now).await?;
+            let hash = tx.hash();
+            if chain.mempool.admit(tx, &chain.state, now).is_err() {
+                refused.push(hash);
             }
         }
-        chain.mempool.revalidate(&chain.state);
+        shared.store.remove_pending(&refused).await?;
+        let added = verified.len();
+        for (block, _) in verified {
+            let _ = shared.events.send(Event::Block(Arc::new(block)));
+        }
         shared.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(ancestor, depth, added, "switched to a heavier chain");
         Ok(added)
@@ -811,8 +845,14 @@ impl Node {
                     tick.tick().await;
                     node.sync_once().await;
                     let now = node.shared.clock.now_ms();
-                    let mut chain = node.shared.chain.lock().await;
-                    chain.mempool.expire(now);
+                    let dropped = {
+                        let mut chain = node.shared.chain.lock().await;
+                        chain.mempool.expire(now);
+                        chain.mempool.take_dropped()
+                    };
+                    if let Err(error) = node.shared.store.remove_pending(&dropped).await {
+                        tracing::warn!(%error, "could not forget dropped transactions");
+                    }
                 }
             }
         };

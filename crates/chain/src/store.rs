@@ -499,9 +499,16 @@ impl Store {
         Ok(weight.map(|w| w as u64))
     }
 
-    /// Removes every block above `height` in one database transaction, restoring the accounts
-    /// they changed; returns their transactions, newest block last.
-    pub async fn rollback_to(&self, height: u64) -> Result<Vec<SignedTransaction>, StoreError> {
+    /// Replaces every block above `height` with `blocks` in one database transaction: the
+    /// accounts the old blocks changed are restored, the new blocks written, and the old blocks'
+    /// transactions that the new ones do not include go back to the stored mempool. A crash at
+    /// any point leaves either the old chain or the new one. Returns those transactions.
+    pub async fn replace_above(
+        &self,
+        height: u64,
+        blocks: &[(&Block, &BlockChanges)],
+        received_ms: u64,
+    ) -> Result<Vec<SignedTransaction>, StoreError> {
         let mut db = self.pool.begin().await?;
         for (address, previous) in undo_above(&mut db, height).await? {
             match previous {
@@ -528,16 +535,32 @@ impl Store {
             .bind(i64_of(height))
             .fetch_all(&mut *db)
             .await?;
-        let mut txs = Vec::new();
+        let mut abandoned = Vec::new();
         for row in &rows {
-            txs.extend(Self::block_of(row)?.transactions);
+            abandoned.extend(Self::block_of(row)?.transactions);
         }
         sqlx::query("DELETE FROM blocks WHERE height > ?")
             .bind(i64_of(height))
             .execute(&mut *db)
             .await?;
+        for (block, changes) in blocks {
+            write_block(&mut db, block, changes).await?;
+        }
+        let included: BTreeSet<Hash> = blocks
+            .iter()
+            .flat_map(|(b, _)| b.transactions.iter().map(SignedTransaction::hash))
+            .collect();
+        abandoned.retain(|tx| !included.contains(&tx.hash()));
+        for tx in &abandoned {
+            sqlx::query("INSERT OR IGNORE INTO mempool (hash, tx, received_ms) VALUES (?, ?, ?)")
+                .bind(tx.hash().0.to_vec())
+                .bind(serde_json::to_string(tx).map_err(corrupt)?)
+                .bind(i64_of(received_ms))
+                .execute(&mut *db)
+                .await?;
+        }
         db.commit().await?;
-        Ok(txs)
+        Ok(abandoned)
     }
 
     /// Counts of stored blocks (genesis included) and transactions.

@@ -90,10 +90,15 @@ pub async fn range(
     if query.end < query.start {
         return Err(ApiError::bad("end", "must not be below start"));
     }
-    if query.end - query.start >= MAX_RANGE {
+    let max = if query.full {
+        chain::node::SYNC_BATCH
+    } else {
+        MAX_RANGE
+    };
+    if query.end - query.start >= max {
         return Err(ApiError::bad(
             "end",
-            format!("at most {MAX_RANGE} blocks per request"),
+            format!("at most {max} blocks per request"),
         ));
     }
     let blocks = node

@@ -1,4 +1,4 @@
-//! `POST /rpc/faucet`: devnet funds for an address, signed with the genesis faucet key that this server holds, at most once a minute per address.
+//! `POST /rpc/faucet`: devnet funds for an address, signed with the genesis faucet key that this server holds, at most once a minute per address and for at most 60 addresses a minute.
 
 use std::{
     collections::HashMap,
@@ -17,6 +17,8 @@ use crate::{ApiError, ApiJson, AppState};
 
 /// How often one address may ask.
 const COOLDOWN: Duration = Duration::from_secs(60);
+/// How many addresses the faucet funds per cooldown period, all together.
+const MAX_PER_COOLDOWN: usize = 60;
 /// What a request gets when it names no amount: 100 AITBC.
 const DEFAULT_AMOUNT: Amount = Amount(100 * types::amount::BASE_UNITS_PER_AITBC);
 
@@ -73,6 +75,16 @@ pub async fn request(
         ));
     }
     let mut last = faucet.last.lock().await;
+    // Forget addresses whose cooldown is over, and cap the faucet as a whole: fresh addresses
+    // cost nothing to make, so a per-address limit alone would not stop draining it.
+    last.retain(|_, at| at.elapsed() < COOLDOWN);
+    if last.len() >= MAX_PER_COOLDOWN {
+        return Err(ApiError::refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the faucet is busy; try again in a minute",
+        ));
+    }
     if let Some(at) = last.get(&to)
         && at.elapsed() < COOLDOWN
     {

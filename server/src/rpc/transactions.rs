@@ -72,12 +72,11 @@ pub async fn by_hash(
             Some(stored.index),
         )));
     }
-    let pending = node.pending().await;
-    let tx = pending
-        .iter()
-        .find(|t| t.hash() == hash)
+    let tx = node
+        .pending_tx(&hash)
+        .await
         .ok_or_else(|| ApiError::NotFound(format!("transaction {hash}")))?;
-    Ok(Json(TxView::of(tx, TxStatus::Pending, None, None)))
+    Ok(Json(TxView::of(&tx, TxStatus::Pending, None, None)))
 }
 
 /// `GET /rpc/tx/{hash}/proof`: the Merkle path from the transaction to its block's `tx_root`.

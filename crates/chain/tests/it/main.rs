@@ -76,6 +76,7 @@ async fn supply_is_exact_after_every_block_and_survives_a_restart() {
     let node = open(dir.path(), clock.clone()).await;
     let genesis_supply = genesis().supply().expect("supply").0;
     let mut minted = 0u64;
+    let mut transfers = 0u32;
     let mut nonces = [0u64; 256];
     let mut rng = Lcg(7);
     for block in 1..=30u64 {
@@ -93,8 +94,10 @@ async fn supply_is_exact_after_every_block_and_survives_a_restart() {
                 },
             }
             .sign(&key(from));
+            // Random amounts can exceed a balance; those are refused, the rest must go through.
             if node.submit(tx).await.is_ok() {
                 nonces[from as usize] += 1;
+                transfers += 1;
             }
         }
         if rng.next(4) == 0 {
@@ -128,6 +131,10 @@ async fn supply_is_exact_after_every_block_and_survives_a_restart() {
             "supply wrong after block {block}"
         );
     }
+    assert!(
+        transfers > 100,
+        "only {transfers} transfers were accepted: the test proves little"
+    );
     let head = node.head().await;
     let state = node.state().await;
     drop(node);
@@ -196,7 +203,6 @@ async fn tampered_blocks_are_refused_and_counted() {
             .import(tampered)
             .await
             .expect_err("tampered block accepted");
-        assert!(error.to_string().len() > 5, "{error}");
         assert!(
             follower
                 .metrics()
