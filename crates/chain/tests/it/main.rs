@@ -204,6 +204,10 @@ async fn tampered_blocks_are_refused_and_counted() {
             .await
             .expect_err("tampered block accepted");
         assert!(
+            matches!(&error, chain::node::ImportError::Invalid(e) if e.code() == code),
+            "{code}: {error}"
+        );
+        assert!(
             follower
                 .metrics()
                 .rejected_blocks()
