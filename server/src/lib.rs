@@ -94,11 +94,12 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("{prefix}/"), any(api::route_not_found));
     }
     let api_only = state.config.api_only;
+    let node = state.node.clone();
     let router = router.with_state(state);
     if api_only {
         with_common_layers(router.fallback(api::route_not_found))
     } else {
-        with_common_layers(router.merge(web::router(options)))
+        with_common_layers(router.merge(web::router(options, node)))
     }
 }
 

@@ -101,21 +101,28 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 }
 
 /// Every HTML route, the redirects, and the fallback that serves static files or the 404 page.
-pub fn router<S>(options: LeptosOptions) -> Router<S> {
+///
+/// Pages and their server functions find the chain node in Leptos's context.
+pub fn router<S>(options: LeptosOptions, node: Option<chain::Node>) -> Router<S> {
     let routes = generate_route_list(App);
+    let context = move || {
+        request_context();
+        if let Some(node) = &node {
+            provide_context(node.clone());
+        }
+    };
     let mut router = Router::new();
     for (from, to) in REDIRECTS {
         // 301 rather than axum's 308: the earlier nginx answered 301 and clients expect it.
         router = router.route(from, get(move |uri: Uri| async move { redirect(to, &uri) }));
     }
     router
-        .leptos_routes_with_context(&options, routes, request_context, {
+        .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            request_context,
-            shell,
+            context, shell,
         ))
         .with_state(options)
 }

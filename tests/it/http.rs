@@ -17,7 +17,7 @@ async fn pages_are_rendered_on_the_server() -> anyhow::Result<()> {
     let http = client();
     let cases = [
         ("/", "A market for AI compute"),
-        ("/explorer/", "No chain node connected"),
+        ("/explorer/", "Latest blocks"),
         ("/marketplace/", "No GPU offers online."),
         ("/Exchange", "No orders"),
         ("/wallet/", "Create a wallet"),
@@ -101,5 +101,23 @@ async fn sigterm_and_sigint_stop_the_server_cleanly() -> anyhow::Result<()> {
             "still answering after SIG{signal}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_chain_the_explorer_says_so() -> anyhow::Result<()> {
+    let options = tests::Options {
+        args: vec!["--no-chain".into()],
+        ..Default::default()
+    };
+    let server = Server::start_with_options(tests::Site::Default, options).await?;
+    let html = client()
+        .get(server.at("/explorer/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(html.contains("No chain node connected"), "{html}");
+    assert!(!html.contains("Latest blocks"));
     Ok(())
 }

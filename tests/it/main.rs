@@ -2,6 +2,7 @@
 
 mod chain;
 mod crash;
+mod explorer;
 mod http;
 mod hydration;
 mod network;
