@@ -2,12 +2,14 @@
 
 mod live;
 mod search;
+mod tx;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 pub use live::{BlockRow, Summary, explorer_summary, push_block};
 pub use search::{SearchKind, classify};
+pub use tx::{TxPage, check_inclusion};
 
 /// `1234567` as `1,234,567`.
 fn grouped(n: u64) -> String {
@@ -71,6 +73,17 @@ pub fn ExplorerHome() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// Shown when what the reader asked for does not exist.
+#[component]
+fn NotFound(what: &'static str) -> impl IntoView {
+    view! {
+        <section id="explorer-not-found" class="mt-8 rounded-lg border border-dashed border-line p-8 text-center text-muted">
+            <h2 class="text-lg font-semibold text-ink">{format!("No such {what}")}</h2>
+            <p class="mt-2">"Nothing on this chain matches it. Check it, or search for a height, hash or address."</p>
+        </section>
     }
 }
 

@@ -70,24 +70,51 @@ pub fn push_block(blocks: &mut Vec<BlockRow>, block: BlockRow) {
     blocks.truncate(LATEST as usize);
 }
 
-/// Subscribes to the node's feed for as long as the calling component lives.
+/// Keeps `blocks` up to date from the node's feed for as long as the calling component lives.
 #[cfg(feature = "hydrate")]
 pub fn follow_blocks(blocks: RwSignal<Vec<BlockRow>>) {
+    on_feed(move |event| match event {
+        Some(block) => blocks.update(|list| push_block(list, block)),
+        // (Re)connected: blocks made since the page was rendered were not announced to us.
+        None => leptos::task::spawn_local(async move {
+            if let Ok(summary) = explorer_summary().await {
+                blocks.update(|list| {
+                    for block in summary.blocks.into_iter().rev() {
+                        push_block(list, block);
+                    }
+                });
+            }
+        }),
+    });
+}
+
+/// Calls `then` with every block the node announces (`Some`), and with `None` whenever the feed
+/// (re)connects, since blocks made while it was not connected were missed; for as long as the
+/// calling component lives.
+#[cfg(feature = "hydrate")]
+pub fn on_feed(then: impl Fn(Option<BlockRow>) + 'static) {
+    use std::rc::Rc;
+
     use wasm_bindgen::{JsCast, closure::Closure};
     let Ok(source) = web_sys::EventSource::new("/rpc/stream") else {
         return;
     };
-    let on_block =
+    let then = Rc::new(then);
+    let on_block = {
+        let then = then.clone();
         Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             let Some(data) = event.data().as_string() else {
                 return;
             };
             if let Ok(block) = serde_json::from_str::<BlockRow>(&data) {
-                blocks.update(|list| push_block(list, block));
+                then(Some(block));
             }
-        });
+        })
+    };
+    let on_open = Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| then(None));
     let _ = source.add_event_listener_with_callback("block", on_block.as_ref().unchecked_ref());
-    let source = send_wrapper::SendWrapper::new((source, on_block));
+    let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+    let source = send_wrapper::SendWrapper::new((source, on_block, on_open));
     on_cleanup(move || source.0.close());
 }
 

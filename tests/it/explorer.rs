@@ -74,3 +74,126 @@ async fn a_new_block_appears_on_the_home_page_within_a_second() -> anyhow::Resul
     assert!(problems.is_empty(), "console problems: {problems:#?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_page_goes_from_pending_to_included_and_verifies_its_proof()
+-> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = reqwest::Client::new();
+    let treasury = chain::keyfile::read(&server.data_dir().join("chain/treasury.key"))?;
+    let to = types::Address([7; 20]);
+    let browser = Browser::launch(1280, 900).await?;
+    let send = |nonce: u64| {
+        let tx = types::Transaction {
+            chain_id: "aitbc-devnet".into(),
+            sender: treasury.public_key(),
+            nonce,
+            fee: types::Amount(10_000),
+            body: types::TxBody::Transfer {
+                to,
+                amount: types::Amount(1_000_000),
+            },
+        }
+        .sign(&treasury);
+        let http = http.clone();
+        let url = server.at("/rpc/sendTx");
+        async move {
+            let response = http.post(url).json(&tx).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{}", response.text().await?);
+            Ok::<_, anyhow::Error>(tx.hash().to_hex())
+        }
+    };
+    // A block in this slot takes the first transaction; the second then waits for the next
+    // slot, long enough to watch it pending (tried again if the slot was about to end).
+    let mut watched = None;
+    for attempt in 0..4u64 {
+        let first = send(attempt * 2).await?;
+        loop {
+            let body: Value = http
+                .get(server.at(&format!("/rpc/tx/{first}")))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if body["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let second = send(attempt * 2 + 1).await?;
+        let tab = browser
+            .open(&server.at(&format!("/explorer/tx/{second}")))
+            .await?;
+        tab.hydrated().await?;
+        if tab
+            .eval::<String>("document.querySelector('#tx-status')?.dataset.status")
+            .await?
+            == "pending"
+        {
+            watched = Some((tab, second));
+            break;
+        }
+    }
+    let (tab, hash) =
+        watched.ok_or_else(|| anyhow::anyhow!("never caught a transaction pending"))?;
+    assert_eq!(
+        tab.eval::<String>("document.querySelector('#tx-proof span')?.dataset.proof")
+            .await?,
+        "none"
+    );
+    tab.eval::<bool>("(window.__aitbc_marker = true)").await?;
+    if let Err(e) = tab
+        .wait_for(
+            "document.querySelector('#tx-status')?.dataset.status === 'included'",
+            Duration::from_secs(5),
+        )
+        .await
+    {
+        let entries: String = tab
+            .eval("JSON.stringify(performance.getEntriesByType('resource').map(e => e.name))")
+            .await?;
+        let html: String = tab.eval("document.querySelector('#tx-detail') ? document.querySelector('#tx-detail').outerHTML : document.body.innerHTML.slice(0, 2000)").await?;
+        let rpc: Value = http
+            .get(server.at(&format!("/rpc/tx/{hash}")))
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::bail!("{e}\n{entries}\n{html}\nrpc: {rpc}");
+    }
+    tab.wait_for(
+        "document.querySelector('#tx-proof [data-proof=verified]') !== null",
+        Duration::from_secs(5),
+    )
+    .await?;
+    assert!(
+        tab.eval::<bool>("window.__aitbc_marker === true").await?,
+        "the page reloaded"
+    );
+    let problems = tab.problems();
+    assert!(problems.is_empty(), "console problems: {problems:#?}");
+
+    // The same page with a corrupted proof (test hook) says so.
+    let tampered = browser
+        .open(&server.at(&format!("/explorer/tx/{hash}?tamper=proof")))
+        .await?;
+    tampered.hydrated().await?;
+    tampered
+        .wait_for(
+            "document.querySelector('#tx-proof [data-proof=failed]') !== null",
+            Duration::from_secs(5),
+        )
+        .await?;
+
+    // Unknown and malformed hashes get the not-found page, not an error.
+    for bad in ["0".repeat(64), "zz".to_owned()] {
+        let html = http
+            .get(server.at(&format!("/explorer/tx/{bad}")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains("No such transaction"), "{bad}");
+    }
+    Ok(())
+}

@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=not_found::NotFound>
                     <Route path=path!("/") view=landing::Landing />
                     <Route path=path!("/explorer/") view=explorer_ui::ExplorerHome />
+                    <Route path=path!("/explorer/tx/:hash") view=explorer_ui::TxPage />
                     <Route path=path!("/marketplace/") view=marketplace_ui::MarketplaceHome />
                     <Route path=path!("/Exchange") view=exchange_ui::ExchangeHome />
                     <Route path=path!("/wallet/") view=wallet_ui::WalletHome />
