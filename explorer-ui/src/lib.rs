@@ -1,5 +1,7 @@
 //! The block explorer UI (served at `/explorer/`): the chain's head and latest blocks, rendered on the server and then kept live from the node's feed, and a search box that recognises what was typed.
 
+mod address;
+mod block;
 mod live;
 mod search;
 mod tx;
@@ -7,8 +9,10 @@ mod tx;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+pub use address::{AddressPage, check_balance};
+pub use block::BlockPage;
 pub use live::{BlockRow, Summary, explorer_summary, push_block};
-pub use search::{SearchKind, classify};
+pub use search::{SearchKind, SearchPage, classify};
 pub use tx::{TxPage, check_inclusion};
 
 /// `1234567` as `1,234,567`.
@@ -140,7 +144,9 @@ fn LiveHome(summary: Summary) -> impl IntoView {
                 <tbody>
                     <For each=move || blocks.get() key=|b| b.hash.clone() let:block>
                         <tr class="border-b border-line/50" data-height=block.height>
-                            <td class="py-2 pr-4">{grouped(block.height)}</td>
+                            <td class="py-2 pr-4">
+                                <a class="underline" href=format!("/explorer/block/{}", block.height)>{grouped(block.height)}</a>
+                            </td>
                             <td class="py-2 pr-4 font-mono" title=block.hash.clone()>{short(&block.hash)}</td>
                             <td class="py-2 pr-4">{block.tx_count}</td>
                             <td class="py-2 pr-4 font-mono" title=block.proposer_address.clone()>{short(&block.proposer_address)}</td>

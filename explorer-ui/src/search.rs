@@ -59,19 +59,65 @@ fn describe(kind: Option<SearchKind>) -> String {
     }
 }
 
-/// The search form. Its hint follows the input only once the page has hydrated.
+/// Where a search leads: the page of the block, transaction or address it names, if any.
+#[server(prefix = "/ui")]
+pub async fn resolve_search(q: String) -> Result<Option<String>, ServerFnError> {
+    use types::{Address, Hash};
+    let node = use_context::<chain::Node>()
+        .ok_or_else(|| ServerFnError::new("this server runs no chain node"))?;
+    let store = node.store();
+    let failed = |e: chain::store::StoreError| ServerFnError::new(e.to_string());
+    Ok(match classify(&q) {
+        Some(SearchKind::Height(height)) => store
+            .block_by_height(height)
+            .await
+            .map_err(failed)?
+            .map(|_| format!("/explorer/block/{height}")),
+        Some(SearchKind::Hash) => {
+            let Some(hash) = Hash::from_hex(q.trim()) else {
+                return Ok(None);
+            };
+            if store.transaction(&hash).await.map_err(failed)?.is_some()
+                || node.pending_tx(&hash).await.is_some()
+            {
+                Some(format!("/explorer/tx/{hash}"))
+            } else {
+                store
+                    .block_by_hash(&hash)
+                    .await
+                    .map_err(failed)?
+                    .map(|b| format!("/explorer/block/{}", b.header.height))
+            }
+        }
+        Some(SearchKind::Address) => Address::parse(q.trim())
+            .ok()
+            .map(|a| format!("/explorer/address/{a}")),
+        Some(SearchKind::Unknown) | None => None,
+    })
+}
+
+/// The search form. Without WASM it is a plain GET to the search page; once hydrated it
+/// navigates in place, and its hint follows the input.
 #[component]
 pub fn SearchBox() -> impl IntoView {
     let query = RwSignal::new(String::new());
-    let submitted = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
     view! {
         <form
             id="explorer-search"
             role="search"
+            action="/explorer/search"
+            method="get"
             class="mt-6 flex flex-col gap-2 sm:flex-row"
             on:submit=move |ev| {
                 ev.prevent_default();
-                submitted.set(true);
+                let q = query.get_untracked();
+                let encoded: String = q
+                    .trim()
+                    .bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                    .collect();
+                navigate(&format!("/explorer/search?q={encoded}"), Default::default());
             }
         >
             <input
@@ -83,7 +129,6 @@ pub fn SearchBox() -> impl IntoView {
                 placeholder="Height, hash or ait1… address"
                 class="flex-1 rounded-md border border-line bg-surface px-3 py-2 font-mono text-sm"
                 bind:value=query
-                on:input=move |_| submitted.set(false)
             />
             <button type="submit" class="rounded-md bg-brand px-4 py-2 text-sm font-semibold text-white">
                 "Search"
@@ -92,11 +137,32 @@ pub fn SearchBox() -> impl IntoView {
         <p id="explorer-search-hint" class="mt-2 text-sm text-muted" aria-live="polite">
             {move || describe(classify(&query.get()))}
         </p>
-        <Show when=move || submitted.get()>
-            <p id="explorer-search-result" class="mt-2 text-sm">
-                "Nothing can be looked up yet: this server runs no chain node."
-            </p>
-        </Show>
+    }
+}
+
+/// `/explorer/search?q=…`: sends the reader to what the query names, or says nothing matches.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    use leptos_router::{components::Redirect, hooks::use_query_map};
+    let query = use_query_map();
+    let q = move || query.with(|q| q.get("q").unwrap_or_default());
+    let target = Resource::new(q, resolve_search);
+    view! {
+        <leptos_meta::Title text="Search" />
+        <h1 class="text-2xl font-bold">"Search"</h1>
+        <SearchBox />
+        <Suspense fallback=|| view! { <p class="mt-6 text-muted">"Searching…"</p> }>
+            {move || target.get().map(|result| match result {
+                Ok(Some(path)) => view! { <Redirect path /> }.into_any(),
+                Ok(None) => view! {
+                    <section id="explorer-not-found" class="mt-8 rounded-lg border border-dashed border-line p-8 text-center text-muted">
+                        <h2 class="text-lg font-semibold text-ink">"Nothing found"</h2>
+                        <p class="mt-2 break-all">"No block, transaction or address matches " <span class="font-mono">{q()}</span> "."</p>
+                    </section>
+                }.into_any(),
+                Err(_) => view! { <crate::NoNode /> }.into_any(),
+            })}
+        </Suspense>
     }
 }
 

@@ -197,3 +197,123 @@ async fn a_transaction_page_goes_from_pending_to_included_and_verifies_its_proof
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_leads_to_each_kind_of_page_and_garbage_to_not_found() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = reqwest::Client::new();
+    let to = "ait1x36slx9at870e9rd53d2405n80s4ff94jsn0nq";
+    let response = http
+        .post(server.at("/rpc/faucet"))
+        .json(&json!({ "address": to }))
+        .send()
+        .await?;
+    let tx_hash = response.json::<Value>().await?["tx_hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let block_hash = loop {
+        let tx: Value = http
+            .get(server.at(&format!("/rpc/tx/{tx_hash}")))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if tx["status"] != "pending" {
+            let block: Value = http
+                .get(server.at("/rpc/blocks/1"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            break block["hash"].as_str().expect("hash").to_owned();
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "not included");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Server-rendered pages carry their data for plain HTTP clients.
+    let block_html = http
+        .get(server.at("/explorer/block/1"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        block_html.contains(&block_hash) && block_html.contains(&tx_hash),
+        "block page lacks its data"
+    );
+    let address_html = http
+        .get(server.at(&format!("/explorer/address/{to}")))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        address_html.contains("100.000000"),
+        "address page lacks the balance"
+    );
+
+    let browser = Browser::launch(1280, 900).await?;
+    let tab = browser.open(&server.at("/explorer/")).await?;
+    tab.hydrated().await?;
+    let cases = [
+        ("1".to_owned(), "/explorer/block/1".to_owned()),
+        (block_hash.clone(), "/explorer/block/1".to_owned()),
+        (tx_hash.clone(), format!("/explorer/tx/{tx_hash}")),
+        (to.to_owned(), format!("/explorer/address/{to}")),
+    ];
+    for (query, path) in cases {
+        tab.eval::<bool>("(document.querySelector('#explorer-search-input').value = '', true)")
+            .await?;
+        tab.type_into("#explorer-search-input", &query).await?;
+        tab.click("#explorer-search button[type=submit]").await?;
+        tab.wait_for(
+            &format!("location.pathname === '{path}'"),
+            Duration::from_secs(5),
+        )
+        .await?;
+        tab.page.goto(server.at("/explorer/")).await?;
+        tab.hydrated().await?;
+    }
+    for garbage in ["hello world", "99999", &"0".repeat(64)] {
+        let url = server.at(&format!("/explorer/search?q={}", garbage.replace(' ', "+")));
+        let response = http.get(url).send().await?;
+        assert!(
+            response.status().is_success(),
+            "{garbage}: {}",
+            response.status()
+        );
+        assert!(
+            response.text().await?.contains("Nothing found"),
+            "{garbage}"
+        );
+    }
+
+    // The balance is checked in the browser against the head block; a tampered one fails.
+    let page = browser
+        .open(&server.at(&format!("/explorer/address/{to}")))
+        .await?;
+    page.hydrated().await?;
+    page.wait_for(
+        "document.querySelector('#address-proof [data-proof=verified]') !== null",
+        Duration::from_secs(5),
+    )
+    .await?;
+    let tampered = browser
+        .open(&server.at(&format!("/explorer/address/{to}?tamper=balance")))
+        .await?;
+    tampered.hydrated().await?;
+    tampered
+        .wait_for(
+            "document.querySelector('#address-proof [data-proof=failed]') !== null",
+            Duration::from_secs(5),
+        )
+        .await?;
+    for tab in [&tab, &page, &tampered] {
+        let problems = tab.problems();
+        assert!(problems.is_empty(), "console problems: {problems:#?}");
+    }
+    Ok(())
+}

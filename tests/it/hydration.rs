@@ -66,7 +66,7 @@ async fn every_path_hydrates_and_its_controls_work() -> anyhow::Result<()> {
                     .await?;
                 tab.click("#explorer-search button[type=submit]").await?;
                 tab.wait_for(
-                    "document.querySelector('#explorer-search-result') !== null",
+                    "location.pathname === '/explorer/search' && document.querySelector('#explorer-not-found') !== null",
                     WAIT,
                 )
                 .await?;

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use types::{
-    Address, Amount, Hash, MerkleProof, PublicKey, SignedTransaction, TxBody, TxError,
-    encoding::Writer, merkle_root,
+    Address, Amount, Hash, MerkleProof, PublicKey, SignedTransaction, TxBody, TxError, merkle_root,
 };
 
 use crate::genesis::Genesis;
@@ -21,9 +20,7 @@ pub struct Account {
 impl Account {
     /// The Merkle leaf of this account in the state tree.
     pub fn leaf(&self, address: &Address) -> Hash {
-        let mut w = Writer::new(b"AITBC/account", 1);
-        w.fixed(&address.0).u64(self.balance.0).u64(self.nonce);
-        Hash::of(&[&w.finish()])
+        types::account_leaf(address, self.balance, self.nonce)
     }
 }
 

@@ -56,6 +56,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=landing::Landing />
                     <Route path=path!("/explorer/") view=explorer_ui::ExplorerHome />
                     <Route path=path!("/explorer/tx/:hash") view=explorer_ui::TxPage />
+                    <Route path=path!("/explorer/search") view=explorer_ui::SearchPage />
+                    <Route path=path!("/explorer/block/:height") view=explorer_ui::BlockPage />
+                    <Route path=path!("/explorer/address/:address") view=explorer_ui::AddressPage />
                     <Route path=path!("/marketplace/") view=marketplace_ui::MarketplaceHome />
                     <Route path=path!("/Exchange") view=exchange_ui::ExchangeHome />
                     <Route path=path!("/wallet/") view=wallet_ui::WalletHome />

@@ -14,5 +14,5 @@ pub use amount::{Amount, AmountError};
 pub use block::{Block, BlockHeader};
 pub use hash::Hash;
 pub use keys::{KeyError, PublicKey, SecretKey, Signature};
-pub use merkle::{MerkleProof, merkle_root};
+pub use merkle::{MerkleProof, account_leaf, merkle_root};
 pub use tx::{SignedTransaction, Transaction, TxBody, TxError};

@@ -36,6 +36,15 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// The state tree's leaf for one account: its address, balance and nonce under their own domain
+/// tag. The chain's state root is the Merkle root of these leaves in address order, so a balance
+/// can be checked against a signed block header.
+pub fn account_leaf(address: &crate::Address, balance: crate::Amount, nonce: u64) -> Hash {
+    let mut w = crate::encoding::Writer::new(b"AITBC/account", 1);
+    w.fixed(&address.0).u64(balance.0).u64(nonce);
+    Hash::of(&[&w.finish()])
+}
+
 /// Which side a sibling sits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
