@@ -17,6 +17,7 @@ use std::{
 };
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use axum::{
     Router,
     http::{HeaderValue, header},
@@ -154,6 +155,13 @@ pub async fn run(
     // printed once everything is open, so whoever waits for it can use the server at once.
     println!("AITBC is running at {url}");
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    // Pages stream in several small writes; without TCP_NODELAY, Nagle's algorithm meeting the
+    // client's delayed ACK stalls each page by about 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping_tx.send(());

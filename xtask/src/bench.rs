@@ -1,4 +1,4 @@
-//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process), then a load run against a release server measuring `/rpc/head` beside `/health` as the baseline of the same run.
+//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process), then a load run against a release server measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run.
 
 use std::{
     io::{BufRead, BufReader},
@@ -49,16 +49,18 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         .context("the server did not start")?;
     let loadgen = sh::target_dir().join("release/loadgen");
     step("Loading");
-    let result = ["/health", "/rpc/head"].iter().try_for_each(|path| {
-        run(Command::new(&loadgen).args([
-            "--url",
-            &format!("{url}{path}"),
-            "--concurrency",
-            "16",
-            "--seconds",
-            "10",
-        ]))
-    });
+    let result = ["/health", "/rpc/head", "/explorer/"]
+        .iter()
+        .try_for_each(|path| {
+            run(Command::new(&loadgen).args([
+                "--url",
+                &format!("{url}{path}"),
+                "--concurrency",
+                "16",
+                "--seconds",
+                "10",
+            ]))
+        });
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&data);
