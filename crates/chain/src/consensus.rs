@@ -48,6 +48,15 @@ pub fn weight(genesis: &Genesis, proposer: &PublicKey, slot: u64) -> u64 {
     }
 }
 
+/// The weight `header` adds to its chain, from its proposer and the slot of its timestamp.
+pub fn block_weight(genesis: &Genesis, header: &BlockHeader) -> u64 {
+    weight(
+        genesis,
+        &header.proposer,
+        slot_of(genesis, header.timestamp_ms),
+    )
+}
+
 /// Fork choice: whether a chain with head `hash` and `weight` beats ours. The heavier chain
 /// wins; between equal weights the lower head hash does, so two halves of a healed partition
 /// agree on one chain instead of each keeping its own.

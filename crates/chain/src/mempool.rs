@@ -355,13 +355,6 @@ impl Mempool {
         }
         out
     }
-
-    /// Every pending transaction with its arrival time, for listings.
-    pub fn pending(&self) -> impl Iterator<Item = (&SignedTransaction, u64)> {
-        self.by_sender
-            .values()
-            .flat_map(|txs| txs.values().map(|e| (&e.tx, e.received_ms)))
-    }
 }
 
 #[cfg(test)]

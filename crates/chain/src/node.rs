@@ -93,6 +93,58 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+/// Blocks verified one after another, each with what it changed, and where that left the chain.
+struct Branch {
+    blocks: Vec<(Block, BlockChanges)>,
+    head: BlockHeader,
+    state: State,
+    total_weight: u64,
+    /// Why the first block that did not verify was refused; the blocks before it are kept.
+    error: Option<BlockError>,
+}
+
+/// Verifies `blocks` in order on top of `parent` and its `state`, stopping at the first that
+/// fails. Only what each block changed is kept, not a state per block.
+fn verify_branch(
+    genesis: &Genesis,
+    parent: BlockHeader,
+    state: State,
+    total_weight: u64,
+    blocks: impl IntoIterator<Item = Block>,
+    now_ms: u64,
+) -> Branch {
+    let mut branch = Branch {
+        blocks: Vec::new(),
+        head: parent,
+        state,
+        total_weight,
+        error: None,
+    };
+    for block in blocks {
+        match block::verify(genesis, &branch.head, &branch.state, &block, now_ms) {
+            Ok(after) => {
+                let weight = consensus::block_weight(genesis, &block.header);
+                branch.total_weight += weight;
+                let changes = BlockChanges::between(
+                    &block,
+                    weight,
+                    branch.total_weight,
+                    &branch.state,
+                    &after,
+                );
+                branch.head = block.header.clone();
+                branch.state = after;
+                branch.blocks.push((block, changes));
+            }
+            Err(error) => {
+                branch.error = Some(error);
+                break;
+            }
+        }
+    }
+    branch
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -346,10 +398,6 @@ impl Node {
         self.shared.chain.lock().await.mempool.get(hash).cloned()
     }
 
-    pub async fn is_pending(&self, hash: &Hash) -> bool {
-        self.shared.chain.lock().await.mempool.contains(hash)
-    }
-
     pub async fn mempool_len(&self) -> usize {
         self.shared.chain.lock().await.mempool.len()
     }
@@ -489,35 +537,30 @@ impl Node {
         let started = Instant::now();
         let mut chain = shared.chain.lock().await;
         let now = shared.clock.now_ms();
-        let mut parent = chain.head.header.clone();
-        let mut state = chain.state.clone();
-        let mut total = chain.head.total_weight;
-        let mut staged = Vec::with_capacity(blocks.len());
-        for block in blocks {
-            if block.header.height <= parent.height {
-                continue;
+        let next = chain.head.header.height + 1;
+        let blocks = blocks.into_iter().skip_while(|b| b.header.height < next);
+        let branch = verify_branch(
+            genesis,
+            chain.head.header.clone(),
+            chain.state.clone(),
+            chain.head.total_weight,
+            blocks,
+            now,
+        );
+        if let Some(error) = branch.error {
+            Metrics::count(&shared.metrics.rejected_blocks, error.code());
+            // A block that merely does not follow is not a fault of what came before it.
+            if branch.blocks.is_empty() && !matches!(error, BlockError::NotAChild) {
+                return Err(error.into());
             }
-            if block.header.height != parent.height + 1 {
-                break;
-            }
-            let after = match block::verify(genesis, &parent, &state, &block, now) {
-                Ok(after) => after,
-                Err(error) => {
-                    Metrics::count(&shared.metrics.rejected_blocks, error.code());
-                    if staged.is_empty() {
-                        return Err(error.into());
-                    }
-                    break;
-                }
-            };
-            let slot = consensus::slot_of(genesis, block.header.timestamp_ms);
-            let weight = consensus::weight(genesis, &block.header.proposer, slot);
-            total += weight;
-            let changes = BlockChanges::between(&block, weight, total, &state, &after);
-            parent = block.header.clone();
-            state = after;
-            staged.push((block, changes));
         }
+        let Branch {
+            blocks: staged,
+            head: parent,
+            state,
+            total_weight: total,
+            ..
+        } = branch;
         if staged.is_empty() {
             return Ok(0);
         }
@@ -553,8 +596,7 @@ impl Node {
         state: State,
     ) -> Result<(), StoreError> {
         let shared = &self.shared;
-        let slot = consensus::slot_of(&shared.genesis, block.header.timestamp_ms);
-        let weight = consensus::weight(&shared.genesis, &block.header.proposer, slot);
+        let weight = consensus::block_weight(&shared.genesis, &block.header);
         let total_weight = chain.head.total_weight + weight;
         shared
             .store
@@ -764,28 +806,28 @@ impl Node {
             .block_by_height(ancestor)
             .await?
             .ok_or(SyncError::TooDeep)?;
-        let mut total = shared.store.total_weight_at(ancestor).await?.unwrap_or(0);
-        let mut parent = ancestor_block.header;
-        let mut state = shared.store.state_at(ancestor, &chain.state).await?;
+        let ancestor_weight = shared.store.total_weight_at(ancestor).await?.unwrap_or(0);
+        let ancestor_state = shared.store.state_at(ancestor, &chain.state).await?;
         let now = shared.clock.now_ms();
-        // Only what each block changed is kept, not a state per block.
-        let mut verified: Vec<(Block, BlockChanges)> = Vec::with_capacity(branch.len());
-        for block in branch {
-            let after = match block::verify(genesis, &parent, &state, &block, now) {
-                Ok(after) => after,
-                Err(error) => {
-                    Metrics::count(&shared.metrics.rejected_blocks, error.code());
-                    return Err(ImportError::Invalid(error).into());
-                }
-            };
-            let slot = consensus::slot_of(genesis, block.header.timestamp_ms);
-            let weight = consensus::weight(genesis, &block.header.proposer, slot);
-            total += weight;
-            let changes = BlockChanges::between(&block, weight, total, &state, &after);
-            parent = block.header.clone();
-            state = after;
-            verified.push((block, changes));
+        let branch = verify_branch(
+            genesis,
+            ancestor_block.header,
+            ancestor_state,
+            ancestor_weight,
+            branch,
+            now,
+        );
+        if let Some(error) = branch.error {
+            Metrics::count(&shared.metrics.rejected_blocks, error.code());
+            return Err(ImportError::Invalid(error).into());
         }
+        let Branch {
+            blocks: verified,
+            head: parent,
+            state,
+            total_weight: total,
+            ..
+        } = branch;
         if !consensus::prefer(
             total,
             &parent.hash(),
@@ -861,15 +903,5 @@ impl Node {
             () = syncer => {}
             () = shutdown => tracing::info!("node stopped"),
         }
-    }
-
-    /// The header of block `height` on our chain, if we have it.
-    pub async fn header(&self, height: u64) -> Result<Option<BlockHeader>, StoreError> {
-        Ok(self
-            .shared
-            .store
-            .block_by_height(height)
-            .await?
-            .map(|b| b.header))
     }
 }
