@@ -26,32 +26,22 @@ pub async fn fetch_tx(hash: String) -> Result<Option<TxInfo>, ServerFnError> {
     let Some(hash) = Hash::from_hex(&hash) else {
         return Ok(None);
     };
-    let store = node.store();
-    if let Some(stored) = store
-        .transaction(&hash)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
-    {
-        let block = store
-            .block_by_height(stored.block_height)
-            .await
-            .map_err(|e| ServerFnError::new(e.to_string()))?;
-        let proof = block.as_ref().and_then(|b| {
-            let leaves: Vec<Hash> = b.transactions.iter().map(SignedTransaction::hash).collect();
-            MerkleProof::build(&leaves, stored.index as usize)
-        });
-        let head = node.head().await.header.height;
-        let final_ =
-            head.saturating_sub(stored.block_height) >= node.genesis().params.max_reorg_depth;
+    let failed = |e: chain::store::StoreError| ServerFnError::new(e.to_string());
+    if let Some(inclusion) = node.inclusion(&hash).await.map_err(failed)? {
         return Ok(Some(TxInfo {
-            tx: stored.tx,
-            status: if final_ { "final" } else { "included" }.into(),
-            block_height: Some(stored.block_height),
-            block: block.map(|b| Block {
+            tx: inclusion.tx.tx,
+            status: if inclusion.is_final {
+                "final"
+            } else {
+                "included"
+            }
+            .into(),
+            block_height: Some(inclusion.tx.block_height),
+            block: Some(Block {
                 transactions: Vec::new(),
-                ..b
+                ..inclusion.block
             }),
-            proof,
+            proof: Some(inclusion.proof),
         }));
     }
     Ok(node.pending_tx(&hash).await.map(|tx| TxInfo {

@@ -10,7 +10,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast};
-use types::{Block, BlockHeader, Hash, SecretKey, SignedTransaction};
+use types::{Block, BlockHeader, Hash, MerkleProof, SecretKey, SignedTransaction};
 
 use crate::{
     block::{self, BlockError},
@@ -91,6 +91,16 @@ pub enum ImportError {
     Invalid(#[from] BlockError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where an included transaction is, and the proof of it.
+#[derive(Clone, Debug)]
+pub struct Inclusion {
+    pub tx: crate::store::StoredTx,
+    pub block: Block,
+    pub proof: MerkleProof,
+    /// Deeper than the reorg limit.
+    pub is_final: bool,
 }
 
 /// Blocks verified one after another, each with what it changed, and where that left the chain.
@@ -391,6 +401,38 @@ impl Node {
     pub async fn next_nonce(&self, address: &types::Address) -> u64 {
         let chain = self.shared.chain.lock().await;
         chain.state.account(address).nonce + chain.mempool.pending_of(address) as u64
+    }
+
+    /// Whether block `height` is deeper below the head than any reorg may reach.
+    pub async fn is_final(&self, height: u64) -> bool {
+        let head = self.head().await.header.height;
+        head.saturating_sub(height) >= self.shared.genesis.params.max_reorg_depth
+    }
+
+    /// An included transaction with its block and the Merkle path to the block's `tx_root`.
+    pub async fn inclusion(&self, hash: &Hash) -> Result<Option<Inclusion>, StoreError> {
+        let store = &self.shared.store;
+        let Some(stored) = store.transaction(hash).await? else {
+            return Ok(None);
+        };
+        let Some(block) = store.block_by_height(stored.block_height).await? else {
+            return Ok(None);
+        };
+        let leaves: Vec<Hash> = block
+            .transactions
+            .iter()
+            .map(SignedTransaction::hash)
+            .collect();
+        let Some(proof) = MerkleProof::build(&leaves, stored.index as usize) else {
+            return Ok(None);
+        };
+        let final_ = self.is_final(stored.block_height).await;
+        Ok(Some(Inclusion {
+            tx: stored,
+            block,
+            proof,
+            is_final: final_,
+        }))
     }
 
     /// A pending transaction by hash.

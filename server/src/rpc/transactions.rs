@@ -4,7 +4,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use chain::{mempool::Admitted, mempool::PoolError, node::SubmitError};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use types::{Hash, MerkleProof, SignedTransaction};
+use types::{Hash, SignedTransaction};
 
 use super::{
     node_of,
@@ -86,31 +86,17 @@ pub async fn proof(
 ) -> Result<Json<Value>, ApiError> {
     let node = node_of(&state)?;
     let hash = hash_param(&hash)?;
-    let stored = node
-        .store()
-        .transaction(&hash)
+    let inclusion = node
+        .inclusion(&hash)
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::NotFound(format!("included transaction {hash}")))?;
-    let block = node
-        .store()
-        .block_by_height(stored.block_height)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound("block".into()))?;
-    let leaves: Vec<Hash> = block
-        .transactions
-        .iter()
-        .map(SignedTransaction::hash)
-        .collect();
-    let proof = MerkleProof::build(&leaves, stored.index as usize)
-        .ok_or_else(|| ApiError::NotFound("proof".into()))?;
     Ok(Json(json!({
         "tx_hash": hash.to_hex(),
-        "block_height": stored.block_height,
-        "block_hash": block.hash().to_hex(),
-        "tx_root": block.header.tx_root.to_hex(),
-        "proof": proof,
+        "block_height": inclusion.tx.block_height,
+        "block_hash": inclusion.block.hash().to_hex(),
+        "tx_root": inclusion.block.header.tx_root.to_hex(),
+        "proof": inclusion.proof,
     })))
 }
 

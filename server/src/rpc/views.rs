@@ -136,8 +136,7 @@ impl TxView {
 
 /// Whether a block at `height` is final with the node's current head.
 pub async fn status_at(node: &Node, height: u64) -> TxStatus {
-    let head = node.head().await.header.height;
-    if head.saturating_sub(height) >= node.genesis().params.max_reorg_depth {
+    if node.is_final(height).await {
         TxStatus::Final
     } else {
         TxStatus::Included
