@@ -1,7 +1,6 @@
 //! The block page (`/explorer/block/{height}`): the header's fields, its proposer, its transactions, and links to its parent and child.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
@@ -90,14 +89,15 @@ pub fn BlockPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Block" />
-        <Suspense fallback=|| view! { <p class="mt-6 text-muted">"Looking it up…"</p> }>
-            {move || block.get().map(|result| match result {
-                Ok(Some(block)) => view! { <BlockView block /> }.into_any(),
-                Ok(None) => view! { <h1 class="text-2xl font-bold">"Block"</h1><crate::NotFound what="block" /> }.into_any(),
-                Err(_) => view! { <crate::NoNode /> }.into_any(),
-            })}
-        </Suspense>
+        <crate::Frame title="Block">
+            <Transition fallback=|| view! { <p class="mt-6 text-muted">"Looking it up…"</p> }>
+                {move || block.get().map(|result| match result {
+                    Ok(Some(block)) => view! { <BlockView block /> }.into_any(),
+                    Ok(None) => view! { <h1 class="text-2xl font-bold">"Block"</h1><crate::NotFound what="block" /> }.into_any(),
+                    Err(_) => view! { <crate::NoNode /> }.into_any(),
+                })}
+            </Transition>
+        </crate::Frame>
     }
 }
 
@@ -115,11 +115,11 @@ fn BlockView(block: BlockInfo) -> impl IntoView {
         .map(|t| {
             view! {
                 <tr class="border-b border-line/50">
-                    <td class="py-2 pr-4 font-mono"><a class="underline" href=format!("/explorer/tx/{}", t.hash)>{crate::short(&t.hash)}</a></td>
-                    <td class="py-2 pr-4 font-mono"><a class="underline" href=format!("/explorer/address/{}", t.from)>{crate::short(&t.from)}</a></td>
-                    <td class="py-2 pr-4 font-mono">{crate::short(&t.to)}</td>
-                    <td class="py-2 pr-4">{t.amount.clone()}</td>
-                    <td class="py-2">{t.fee.clone()}</td>
+                    <td class="whitespace-nowrap py-2 pr-4 font-mono"><a class="underline" href=format!("/explorer/tx/{}", t.hash)>{crate::short(&t.hash)}</a></td>
+                    <td class="py-2 pr-4"><crate::AddressLink address=t.from.clone() /></td>
+                    <td class="py-2 pr-4"><crate::AddressLink address=t.to.clone() /></td>
+                    <td class="whitespace-nowrap py-2 pr-4 text-right tabular-nums">{t.amount.clone()}</td>
+                    <td class="whitespace-nowrap py-2 text-right tabular-nums">{t.fee.clone()}</td>
                 </tr>
             }
         })
@@ -127,12 +127,12 @@ fn BlockView(block: BlockInfo) -> impl IntoView {
     view! {
         <h1 class="text-2xl font-bold">"Block " <span id="block-height">{crate::grouped(block.height)}</span></h1>
         <nav class="mt-2 flex gap-4 text-sm">{parent}{child}</nav>
-        <dl id="block-detail" class="mt-6 grid grid-cols-[10rem_1fr] gap-x-4 gap-y-2 text-sm">
-            <dt class="text-muted">"Hash"</dt><dd class="break-all font-mono">{block.hash.clone()}</dd>
+        <dl id="block-detail" class="mt-6 grid grid-cols-[8rem_1fr] gap-x-4 gap-y-2 text-sm sm:grid-cols-[10rem_1fr]">
+            <dt class="text-muted">"Hash"</dt><dd class="break-all font-mono">{block.hash.clone()} <crate::Copy text=block.hash.clone() /></dd>
             <dt class="text-muted">"Parent"</dt><dd class="break-all font-mono">{block.parent_hash.clone()}</dd>
-            <dt class="text-muted">"Time (UTC)"</dt><dd>{crate::utc(block.timestamp_ms)}</dd>
+            <dt class="text-muted">"Time"</dt><dd>{format!("{} UTC", crate::utc(block.timestamp_ms))} " (" <crate::Ago ms=block.timestamp_ms /> ")"</dd>
             <dt class="text-muted">"Proposer"</dt>
-            <dd class="break-all font-mono"><a class="underline" href=format!("/explorer/address/{}", block.proposer_address)>{block.proposer_address.clone()}</a></dd>
+            <dd class="break-all font-mono"><a class="underline" href=format!("/explorer/address/{}", block.proposer_address)>{block.proposer_address.clone()}</a> <crate::Copy text=block.proposer_address.clone() /></dd>
             <dt class="text-muted">"Transactions root"</dt><dd class="break-all font-mono">{block.tx_root.clone()}</dd>
             <dt class="text-muted">"State root"</dt><dd class="break-all font-mono">{block.state_root.clone()}</dd>
             <dt class="text-muted">"Signature"</dt><dd class="break-all font-mono">{block.signature.clone()}</dd>
@@ -145,8 +145,8 @@ fn BlockView(block: BlockInfo) -> impl IntoView {
                         <th class="py-2 pr-4 font-medium">"Hash"</th>
                         <th class="py-2 pr-4 font-medium">"From"</th>
                         <th class="py-2 pr-4 font-medium">"To"</th>
-                        <th class="py-2 pr-4 font-medium">"Amount (AITBC)"</th>
-                        <th class="py-2 font-medium">"Fee (AITBC)"</th>
+                        <th class="py-2 pr-4 text-right font-medium">"Amount (AITBC)"</th>
+                        <th class="py-2 text-right font-medium">"Fee (AITBC)"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

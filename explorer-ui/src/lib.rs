@@ -1,17 +1,26 @@
-//! The block explorer UI (served at `/explorer/`): the chain's head and latest blocks, rendered on the server and then kept live from the node's feed, and a search box that recognises what was typed.
+//! The block explorer UI (served at `/explorer/`): its pages, rendered on the server from the node and kept live in the browser from the node's feed, and the pieces they share (the section bar with the search box, readable numbers and times, copy buttons).
 
+mod accounts;
 mod address;
 mod block;
+mod blocks;
+mod home;
 mod live;
+mod mempool;
+mod network;
 mod search;
 mod tx;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-pub use address::{AddressPage, check_balance};
+pub use accounts::AccountsPage;
+pub use address::{AddressPage, balance_series, check_balance};
 pub use block::BlockPage;
-pub use live::{BlockRow, Summary, explorer_summary, push_block};
+pub use blocks::BlocksPage;
+pub use home::{ExplorerHome, Summary, explorer_summary};
+pub use live::{BlockRow, push_block};
+pub use mempool::MempoolPage;
+pub use network::NetworkPage;
 pub use search::{SearchKind, SearchPage, classify};
 pub use tx::{TxPage, check_inclusion};
 
@@ -51,6 +60,18 @@ pub fn utc(ms: u64) -> String {
     )
 }
 
+/// How long ago `then` was, at `now` (both in milliseconds since the epoch).
+pub fn ago(now: u64, then: u64) -> String {
+    let secs = now.saturating_sub(then) / 1_000;
+    match secs {
+        0 => "just now".into(),
+        1..=59 => format!("{secs} s ago"),
+        60..=3_599 => format!("{} min ago", secs / 60),
+        3_600..=86_399 => format!("{} h ago", secs / 3_600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
 fn short(text: &str) -> String {
     if text.len() > 16 {
         format!("{}…{}", &text[..10], &text[text.len() - 6..])
@@ -59,24 +80,125 @@ fn short(text: &str) -> String {
     }
 }
 
-/// The explorer's home page.
+/// The browser's clock, ticking once a second; `None` on the server and until the page is
+/// hydrated, so that the server's HTML (absolute times) and the first render in the browser agree.
+#[derive(Clone, Copy)]
+struct Now(RwSignal<Option<u64>>);
+
+fn provide_clock() {
+    let now = RwSignal::new(None::<u64>);
+    provide_context(Now(now));
+    // Effects run in the browser only.
+    Effect::new(move |_| {
+        now.set(Some(js_now()));
+        if let Ok(handle) = set_interval_with_handle(
+            move || now.set(Some(js_now())),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
+fn js_now() -> u64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as u64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
+    }
+}
+
+/// A time: absolute (UTC) as rendered by the server, relative ("12 s ago") once the browser's
+/// clock runs, with the absolute time as its tooltip.
 #[component]
-pub fn ExplorerHome() -> impl IntoView {
-    let summary = Resource::new(|| (), |_| explorer_summary());
+fn Ago(#[prop(into)] ms: Signal<u64>) -> impl IntoView {
+    let now = use_context::<Now>();
     view! {
-        <Title text="Explorer" />
-        <h1 class="text-3xl font-bold">"Explorer"</h1>
-        <search::SearchBox />
-        <Suspense fallback=|| view! { <p class="mt-8 text-muted">"Reading the chain…"</p> }>
-            {move || {
-                summary
-                    .get()
-                    .map(|result| match result {
-                        Ok(summary) => view! { <LiveHome summary /> }.into_any(),
-                        Err(_) => view! { <NoNode /> }.into_any(),
-                    })
+        <time title=move || format!("{} UTC", utc(ms.get()))>
+            {move || match now.and_then(|n| n.0.get()) {
+                Some(now) => ago(now, ms.get()),
+                None => format!("{} UTC", utc(ms.get())),
             }}
-        </Suspense>
+        </time>
+    }
+}
+
+/// A button that copies `text` (a hash or an address) to the clipboard, and says whether it
+/// did.
+#[component]
+fn Copy(#[prop(into)] text: String) -> impl IntoView {
+    // `None` until clicked, then whether the browser took it.
+    let copied = RwSignal::new(None::<bool>);
+    let value = text.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            let promise = window.navigator().clipboard().write_text(&value);
+            leptos::task::spawn_local(async move {
+                let done = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+                copied.set(Some(done));
+                set_timeout(
+                    move || copied.set(None),
+                    std::time::Duration::from_millis(1_500),
+                );
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &value;
+    };
+    view! {
+        <button
+            type="button"
+            class="copy ml-2 rounded border border-line px-1.5 py-0.5 align-middle font-sans text-xs text-muted hover:text-ink"
+            data-copy=text
+            title="Copy to the clipboard"
+            on:click=copy
+        >
+            {move || match copied.get() {
+                None => "Copy",
+                Some(true) => "Copied",
+                Some(false) => "Not copied",
+            }}
+        </button>
+    }
+}
+
+/// The explorer's sections, in the order of the section bar.
+const SECTIONS: [(&str, &str); 5] = [
+    ("/explorer/", "Overview"),
+    ("/explorer/blocks", "Blocks"),
+    ("/explorer/mempool", "Mempool"),
+    ("/explorer/accounts", "Accounts"),
+    ("/explorer/network", "Network"),
+];
+
+/// What every explorer page has: the section bar, the search box and the browser's clock.
+#[component]
+fn Frame(title: &'static str, children: Children) -> impl IntoView {
+    provide_clock();
+    let links = SECTIONS
+        .iter()
+        .map(|(href, label)| {
+            view! {
+                <leptos_router::components::A
+                    href=*href
+                    attr:class="whitespace-nowrap rounded-md px-3 py-1.5 text-sm text-muted hover:bg-raised hover:text-ink aria-[current=page]:bg-raised aria-[current=page]:font-semibold aria-[current=page]:text-ink"
+                >
+                    {*label}
+                </leptos_router::components::A>
+            }
+        })
+        .collect_view();
+    view! {
+        <leptos_meta::Title text=title />
+        <nav id="explorer-sections" aria-label="Explorer" class="-mx-1 flex gap-1 overflow-x-auto pb-1">
+            {links}
+        </nav>
+        <search::SearchBox />
+        <div class="mt-6">{children()}</div>
     }
 }
 
@@ -104,59 +226,30 @@ fn NoNode() -> impl IntoView {
     }
 }
 
+/// A link to an address in a list, shortened (the whole address in its tooltip and on its page,
+/// where the copy button is).
 #[component]
-fn LiveHome(summary: Summary) -> impl IntoView {
-    let blocks = RwSignal::new(summary.blocks.clone());
-    #[cfg(feature = "hydrate")]
-    live::follow_blocks(blocks);
-    let head_height =
-        move || blocks.with(|b| b.first().map(|b| grouped(b.height)).unwrap_or_default());
-    let head_time =
-        move || blocks.with(|b| b.first().map(|b| utc(b.timestamp_ms)).unwrap_or_default());
-    view! {
-        <section id="explorer-head" class="mt-6 grid gap-4 sm:grid-cols-3">
-            <div class="rounded-lg border border-line bg-raised p-4">
-                <p class="text-xs uppercase text-muted">"Head"</p>
-                <p id="head-height" class="mt-1 text-2xl font-semibold">{head_height}</p>
-                <p class="text-xs text-muted">{head_time} " UTC"</p>
-            </div>
-            <div class="rounded-lg border border-line bg-raised p-4">
-                <p class="text-xs uppercase text-muted">"Chain"</p>
-                <p class="mt-1 font-mono">{summary.chain_id.clone()}</p>
-            </div>
-            <div class="rounded-lg border border-line bg-raised p-4">
-                <p class="text-xs uppercase text-muted">"Pending transactions"</p>
-                <p class="mt-1 text-2xl font-semibold">{summary.mempool_size}</p>
-            </div>
-        </section>
-        <h2 class="mt-8 text-lg font-semibold">"Latest blocks"</h2>
-        <div class="mt-2 overflow-x-auto">
-            <table id="latest-blocks" class="w-full text-left text-sm">
-                <thead class="border-b border-line text-muted">
-                    <tr>
-                        <th class="py-2 pr-4 font-medium">"Height"</th>
-                        <th class="py-2 pr-4 font-medium">"Hash"</th>
-                        <th class="py-2 pr-4 font-medium">"Transactions"</th>
-                        <th class="py-2 pr-4 font-medium">"Proposer"</th>
-                        <th class="py-2 font-medium">"Time (UTC)"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    <For each=move || blocks.get() key=|b| b.hash.clone() let:block>
-                        <tr class="border-b border-line/50" data-height=block.height>
-                            <td class="py-2 pr-4">
-                                <a class="underline" href=format!("/explorer/block/{}", block.height)>{grouped(block.height)}</a>
-                            </td>
-                            <td class="py-2 pr-4 font-mono" title=block.hash.clone()>{short(&block.hash)}</td>
-                            <td class="py-2 pr-4">{block.tx_count}</td>
-                            <td class="py-2 pr-4 font-mono" title=block.proposer_address.clone()>{short(&block.proposer_address)}</td>
-                            <td class="py-2">{utc(block.timestamp_ms)}</td>
-                        </tr>
-                    </For>
-                </tbody>
-            </table>
-        </div>
+fn AddressLink(#[prop(into)] address: String) -> impl IntoView {
+    if address.is_empty() {
+        return view! { <span class="text-muted">"—"</span> }.into_any();
     }
+    view! {
+        <a class="whitespace-nowrap font-mono underline" href=format!("/explorer/address/{address}") title=address.clone()>
+            {short(&address)}
+        </a>
+    }
+    .into_any()
+}
+
+/// The server's node, or the error every server function gives without one.
+#[cfg(feature = "ssr")]
+fn node() -> Result<chain::Node, ServerFnError> {
+    use_context::<chain::Node>().ok_or_else(|| ServerFnError::new("this server runs no chain node"))
+}
+
+#[cfg(feature = "ssr")]
+fn failed(error: chain::store::StoreError) -> ServerFnError {
+    ServerFnError::new(error.to_string())
 }
 
 #[cfg(test)]
@@ -171,5 +264,9 @@ mod tests {
         assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13:20");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(short("0123456789abcdefghij"), "0123456789…efghij");
+        assert_eq!(ago(10_000, 10_500), "just now", "a clock behind the chain");
+        assert_eq!(ago(70_000, 10_000), "1 min ago");
+        assert_eq!(ago(12_000, 0), "12 s ago");
+        assert_eq!(ago(3 * 86_400_000, 0), "3 d ago");
     }
 }

@@ -1,5 +1,6 @@
-//! The explorer home's data: the latest blocks from the node through a server function when the page renders, then new ones as the node announces them (its server-sent event feed), without reloading.
+//! The explorer's live part: blocks as the node announces them (its server-sent event feed), merged into what the page rendered, without reloading.
 
+#[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,49 +15,20 @@ pub struct BlockRow {
     pub proposer_address: String,
 }
 
-/// What the home page shows first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub chain_id: String,
-    /// Newest first; the first one is the head.
-    pub blocks: Vec<BlockRow>,
-    pub mempool_size: usize,
+#[cfg(feature = "ssr")]
+impl BlockRow {
+    pub fn of(block: &chain::store::BlockSummary) -> BlockRow {
+        BlockRow {
+            height: block.height,
+            hash: block.hash.to_hex(),
+            timestamp_ms: block.timestamp_ms,
+            tx_count: block.tx_count as usize,
+            proposer_address: types::Address::of(&block.proposer).to_string(),
+        }
+    }
 }
 
-/// How many blocks the home page lists.
-pub const LATEST: u64 = 10;
-
-/// The chain's latest blocks, read from the node this server runs.
-#[server(prefix = "/ui")]
-pub async fn explorer_summary() -> Result<Summary, ServerFnError> {
-    use types::Address;
-    let node = use_context::<chain::Node>()
-        .ok_or_else(|| ServerFnError::new("this server runs no chain node"))?;
-    let head = node.head().await.header.height;
-    let blocks = node
-        .store()
-        .blocks_range(head.saturating_sub(LATEST - 1), head)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    let rows = blocks
-        .iter()
-        .rev()
-        .map(|b| BlockRow {
-            height: b.header.height,
-            hash: b.hash().to_hex(),
-            timestamp_ms: b.header.timestamp_ms,
-            tx_count: b.transactions.len(),
-            proposer_address: Address::of(&b.header.proposer).to_string(),
-        })
-        .collect();
-    Ok(Summary {
-        chain_id: node.genesis().chain_id.clone(),
-        blocks: rows,
-        mempool_size: node.mempool_len().await,
-    })
-}
-
-/// Adds a block announced by the feed to the list, newest first, keeping [`LATEST`].
+/// Adds a block announced by the feed to the list, newest first, keeping [`crate::home::LATEST`].
 pub fn push_block(blocks: &mut Vec<BlockRow>, block: BlockRow) {
     if blocks
         .iter()
@@ -67,25 +39,7 @@ pub fn push_block(blocks: &mut Vec<BlockRow>, block: BlockRow) {
     // A reorganization replaces blocks at the same or greater heights.
     blocks.retain(|b| b.height < block.height);
     blocks.insert(0, block);
-    blocks.truncate(LATEST as usize);
-}
-
-/// Keeps `blocks` up to date from the node's feed for as long as the calling component lives.
-#[cfg(feature = "hydrate")]
-pub fn follow_blocks(blocks: RwSignal<Vec<BlockRow>>) {
-    on_feed(move |event| match event {
-        Some(block) => blocks.update(|list| push_block(list, block)),
-        // (Re)connected: blocks made since the page was rendered were not announced to us.
-        None => leptos::task::spawn_local(async move {
-            if let Ok(summary) = explorer_summary().await {
-                blocks.update(|list| {
-                    for block in summary.blocks.into_iter().rev() {
-                        push_block(list, block);
-                    }
-                });
-            }
-        }),
-    });
+    blocks.truncate(crate::home::LATEST as usize);
 }
 
 /// Calls `then` with every block the node announces (`Some`), and with `None` whenever the feed

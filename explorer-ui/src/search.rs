@@ -77,9 +77,7 @@ pub async fn resolve_search(q: String) -> Result<Option<String>, ServerFnError> 
             let Some(hash) = Hash::from_hex(q.trim()) else {
                 return Ok(None);
             };
-            if store.transaction(&hash).await.map_err(failed)?.is_some()
-                || node.pending_tx(&hash).await.is_some()
-            {
+            if node.find_tx(&hash).await.map_err(failed)?.is_some() {
                 Some(format!("/explorer/tx/{hash}"))
             } else {
                 store
@@ -108,7 +106,7 @@ pub fn SearchBox() -> impl IntoView {
             role="search"
             action="/explorer/search"
             method="get"
-            class="mt-6 flex flex-col gap-2 sm:flex-row"
+            class="mt-4 flex flex-col gap-2 sm:flex-row"
             on:submit=move |ev| {
                 ev.prevent_default();
                 let q = query.get_untracked();
@@ -148,9 +146,8 @@ pub fn SearchPage() -> impl IntoView {
     let q = move || query.with(|q| q.get("q").unwrap_or_default());
     let target = Resource::new(q, resolve_search);
     view! {
-        <leptos_meta::Title text="Search" />
+        <crate::Frame title="Search">
         <h1 class="text-2xl font-bold">"Search"</h1>
-        <SearchBox />
         <Suspense fallback=|| view! { <p class="mt-6 text-muted">"Searching…"</p> }>
             {move || target.get().map(|result| match result {
                 Ok(Some(path)) => view! { <Redirect path /> }.into_any(),
@@ -163,6 +160,7 @@ pub fn SearchPage() -> impl IntoView {
                 Err(_) => view! { <crate::NoNode /> }.into_any(),
             })}
         </Suspense>
+        </crate::Frame>
     }
 }
 

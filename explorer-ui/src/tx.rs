@@ -1,17 +1,15 @@
 //! The transaction page (`/explorer/tx/{hash}`): who sent what to whom, its fee and nonce, its status from pending to included to final (live), and its inclusion in the block verified in the browser from the signed header and the Merkle proof.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
-use types::{Block, Hash, MerkleProof, SignedTransaction};
+use types::{Block, MerkleProof, SignedTransaction};
 
 /// Everything the page shows, and what the browser needs to check inclusion itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TxInfo {
     pub tx: SignedTransaction,
     pub status: String,
-    pub block_height: Option<u64>,
     /// The including block without its transactions: the signed header is what the proof is
     /// checked against.
     pub block: Option<Block>,
@@ -21,12 +19,22 @@ pub struct TxInfo {
 /// The transaction `hash`, pending or included, with its proof when included.
 #[server(prefix = "/ui")]
 pub async fn fetch_tx(hash: String) -> Result<Option<TxInfo>, ServerFnError> {
-    let node = use_context::<chain::Node>()
-        .ok_or_else(|| ServerFnError::new("this server runs no chain node"))?;
-    let Some(hash) = Hash::from_hex(&hash) else {
+    let node = crate::node()?;
+    let Some(hash) = types::Hash::from_hex(&hash) else {
         return Ok(None);
     };
-    let failed = |e: chain::store::StoreError| ServerFnError::new(e.to_string());
+    let failed = crate::failed;
+    let pending = |tx| TxInfo {
+        tx,
+        status: "pending".into(),
+        block: None,
+        proof: None,
+    };
+    match node.find_tx(&hash).await.map_err(failed)? {
+        None => return Ok(None),
+        Some(chain::node::Located::Pending(tx)) => return Ok(Some(pending(tx))),
+        Some(chain::node::Located::Included(_)) => {}
+    }
     if let Some(inclusion) = node.inclusion(&hash).await.map_err(failed)? {
         return Ok(Some(TxInfo {
             tx: inclusion.tx.tx,
@@ -36,7 +44,6 @@ pub async fn fetch_tx(hash: String) -> Result<Option<TxInfo>, ServerFnError> {
                 "included"
             }
             .into(),
-            block_height: Some(inclusion.tx.block_height),
             block: Some(Block {
                 transactions: Vec::new(),
                 ..inclusion.block
@@ -44,13 +51,8 @@ pub async fn fetch_tx(hash: String) -> Result<Option<TxInfo>, ServerFnError> {
             proof: Some(inclusion.proof),
         }));
     }
-    Ok(node.pending_tx(&hash).await.map(|tx| TxInfo {
-        tx,
-        status: "pending".into(),
-        block_height: None,
-        block: None,
-        proof: None,
-    }))
+    // A reorganization took it out of its block since; it may be waiting again.
+    Ok(node.pending_tx(&hash).await.map(pending))
 }
 
 /// The outcome of checking inclusion in the browser.
@@ -86,33 +88,47 @@ pub fn TxPage() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     crate::live::on_feed(move |_| blocks_seen.update(|n| *n += 1));
     view! {
-        <Title text="Transaction" />
-        <h1 class="text-2xl font-bold">"Transaction"</h1>
-        <p class="mt-1 break-all font-mono text-sm text-muted">{hash}</p>
-        <Transition fallback=|| view! { <p class="mt-6 text-muted">"Looking it up…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Ok(Some(detail)) => view! { <TxView detail /> }.into_any(),
-                Ok(None) => view! { <crate::NotFound what="transaction" /> }.into_any(),
-                Err(_) => view! { <crate::NoNode /> }.into_any(),
-            })}
-        </Transition>
+        <crate::Frame title="Transaction">
+            <h1 class="text-2xl font-bold">"Transaction"</h1>
+            <p class="mt-1 break-all font-mono text-sm text-muted">{hash} {move || view! { <crate::Copy text=hash() /> }}</p>
+            <Transition fallback=|| view! { <p class="mt-6 text-muted">"Looking it up…"</p> }>
+                {move || detail.get().map(|result| match result {
+                    Ok(Some(detail)) => view! { <TxView detail /> }.into_any(),
+                    Ok(None) => view! { <crate::NotFound what="transaction" /> }.into_any(),
+                    Err(_) => view! { <crate::NoNode /> }.into_any(),
+                })}
+            </Transition>
+        </crate::Frame>
     }
 }
 
 #[component]
 fn TxView(detail: TxInfo) -> impl IntoView {
     let tx = detail.tx.clone();
-    let (kind, to, amount) = match &tx.tx.body {
-        types::TxBody::Transfer { to, amount } => ("Transfer", to.to_string(), amount.to_grouped()),
-        types::TxBody::Faucet { to, amount } => {
-            ("Faucet mint", to.to_string(), amount.to_grouped())
-        }
+    let kind = tx.tx.body.kind();
+    let to = match &tx.tx.body {
         types::TxBody::ReceiptAnchor { job_id, .. } => {
-            ("Receipt anchor", format!("job {job_id}"), "0.000000".into())
+            view! { <span>{format!("job {job_id}")}</span> }.into_any()
+        }
+        body => {
+            let to = body.recipient().map(|a| a.to_string()).unwrap_or_default();
+            view! { <a class="underline" href=format!("/explorer/address/{to}")>{to.clone()}</a> <crate::Copy text=to /> }.into_any()
         }
     };
+    let amount = tx.tx.body.amount().to_grouped();
+    let from = tx.tx.sender_address().to_string();
     let check = RwSignal::new(None::<Check>);
     let query = use_query_map();
+    let included_in = detail
+        .block
+        .as_ref()
+        .map(|b| (b.header.height, b.header.timestamp_ms));
+    let block_link = included_in.map(|(height, ms)| {
+        view! {
+            <a class="underline" href=format!("/explorer/block/{height}")>{crate::grouped(height)}</a>
+            " (" <crate::Ago ms /> ")"
+        }
+    });
     // Runs in the browser only, after hydration: the server's word is not the proof.
     Effect::new(move |_| {
         if let (Some(block), Some(proof)) = (&detail.block, &detail.proof) {
@@ -127,17 +143,14 @@ fn TxView(detail: TxInfo) -> impl IntoView {
             check.set(Some(check_inclusion(&detail.tx, block, &proof)));
         }
     });
-    let block_link = detail
-        .block_height
-        .map(|h| view! { <a class="underline" href=format!("/explorer/block/{h}")>{h}</a> });
     view! {
-        <dl id="tx-detail" class="mt-6 grid grid-cols-[10rem_1fr] gap-x-4 gap-y-2 text-sm">
+        <dl id="tx-detail" class="mt-6 grid grid-cols-[8rem_1fr] gap-x-4 gap-y-2 text-sm sm:grid-cols-[10rem_1fr]">
             <dt class="text-muted">"Status"</dt>
             <dd id="tx-status" data-status=detail.status.clone()>{detail.status.clone()}</dd>
             <dt class="text-muted">"Type"</dt>
             <dd>{kind}</dd>
             <dt class="text-muted">"From"</dt>
-            <dd class="break-all font-mono">{tx.tx.sender_address().to_string()}</dd>
+            <dd class="break-all font-mono"><a class="underline" href=format!("/explorer/address/{from}")>{from.clone()}</a> <crate::Copy text=from /></dd>
             <dt class="text-muted">"To"</dt>
             <dd class="break-all font-mono">{to}</dd>
             <dt class="text-muted">"Amount"</dt>
@@ -162,7 +175,7 @@ fn TxView(detail: TxInfo) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use types::{Amount, BlockHeader, SecretKey, Transaction, TxBody, merkle_root};
+    use types::{Amount, BlockHeader, Hash, SecretKey, Transaction, TxBody, merkle_root};
 
     use super::*;
 

@@ -3,6 +3,7 @@
 mod chain;
 mod crash;
 mod explorer;
+mod explorer_pages;
 mod http;
 mod hydration;
 mod network;

@@ -36,6 +36,15 @@ pub struct Tab {
     console: Arc<Mutex<Vec<ConsoleEntry>>>,
 }
 
+/// Where browser tests write screenshots for people to look at: `AITBC_SCREENSHOTS`, or
+/// `target/screenshots` in the workspace.
+pub fn screenshot_dir() -> PathBuf {
+    std::env::var_os("AITBC_SCREENSHOTS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"),
+        PathBuf::from,
+    )
+}
+
 fn chromium_path() -> PathBuf {
     std::env::var_os("AITBC_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
@@ -176,6 +185,49 @@ impl Tab {
         self.eval::<Option<String>>(&js)
             .await?
             .with_context(|| format!("no element {selector}"))
+    }
+
+    /// Saves a PNG of the whole page (not only the window) as `name`.png in [`screenshot_dir`],
+    /// and returns its path.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{name}.png"));
+        let params = chromiumoxide::page::ScreenshotParams::builder()
+            .full_page(true)
+            .build();
+        self.page.save_screenshot(params, &path).await?;
+        Ok(path)
+    }
+
+    /// Lets the page at `origin` read and write the clipboard, as a person allowing it would.
+    pub async fn grant_clipboard(&self, origin: &str) -> anyhow::Result<()> {
+        use chromiumoxide::cdp::browser_protocol::browser::{
+            PermissionDescriptor, PermissionSetting, SetPermissionParams,
+        };
+        for name in ["clipboard-read", "clipboard-write"] {
+            let params = SetPermissionParams::builder()
+                .permission(
+                    PermissionDescriptor::builder()
+                        .name(name)
+                        .build()
+                        .map_err(anyhow::Error::msg)?,
+                )
+                .setting(PermissionSetting::Granted)
+                .origin(origin.trim_end_matches('/'))
+                .build()
+                .map_err(anyhow::Error::msg)?;
+            self.page.execute(params).await?;
+        }
+        self.page.bring_to_front().await?;
+        Ok(())
+    }
+
+    /// How much wider than the window the page is, in CSS pixels (0 when nothing sticks out).
+    pub async fn horizontal_overflow(&self) -> anyhow::Result<i64> {
+        self.eval("document.documentElement.scrollWidth - window.innerWidth")
+            .await
     }
 
     /// Everything the console said so far.

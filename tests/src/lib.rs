@@ -3,5 +3,5 @@
 mod browser;
 mod server;
 
-pub use browser::{Browser, ConsoleEntry, Tab};
+pub use browser::{Browser, ConsoleEntry, Tab, screenshot_dir};
 pub use server::{Options, Server, Site, free_port};

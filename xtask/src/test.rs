@@ -65,11 +65,20 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
     if extra.is_empty() {
         cargo.arg("--workspace");
     }
+    let screenshots = sh::target_dir().join("screenshots");
     run(cargo
         .args(extra)
         .env("AITBC_SERVER_BIN", build.server_binary())
         .env("AITBC_SITE_ROOT", &build.site)
         .env("AITBC_SITE_ROOT_DEBIAN", debian_site)
         .env("AITBC_SITE_ROOT_RELEASE", &release.site)
-        .current_dir(sh::root()))
+        .env("AITBC_SCREENSHOTS", &screenshots)
+        .current_dir(sh::root()))?;
+    if screenshots.is_dir() {
+        eprintln!(
+            "screenshots of the pages (desktop and phone widths): {}",
+            screenshots.display()
+        );
+    }
+    Ok(())
 }

@@ -100,6 +100,69 @@ pub fn check_schedule(
     Ok(())
 }
 
+/// What one authority did over a run of blocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activity {
+    pub key: PublicKey,
+    /// Blocks it made in its own slot.
+    pub in_turn: u64,
+    /// Blocks it made as a backup, in another authority's slot.
+    pub as_backup: u64,
+    /// Its slots in which a backup made the block instead.
+    pub missed: u64,
+    /// Heights of the last blocks it made, newest first (at most [`RECENT`]).
+    pub recent: Vec<u64>,
+    /// Timestamp of its latest block.
+    pub last_ms: Option<u64>,
+}
+
+/// How many recent heights [`Activity::recent`] keeps.
+pub const RECENT: usize = 5;
+
+/// Each authority's share of `blocks` (`(height, proposer, timestamp_ms)`, any order), in
+/// genesis order. A slot without any block counts for no one: a node may skip a slot with nothing
+/// to include.
+pub fn activity(genesis: &Genesis, blocks: &[(u64, PublicKey, u64)]) -> Vec<Activity> {
+    let n = genesis.authorities.len() as u64;
+    let mut out: Vec<Activity> = genesis
+        .authorities
+        .iter()
+        .map(|key| Activity {
+            key: *key,
+            in_turn: 0,
+            as_backup: 0,
+            missed: 0,
+            recent: Vec::new(),
+            last_ms: None,
+        })
+        .collect();
+    let mut newest_first: Vec<&(u64, PublicKey, u64)> = blocks.iter().collect();
+    newest_first.sort_by_key(|b| std::cmp::Reverse(b.0));
+    for (height, proposer, timestamp_ms) in newest_first {
+        if *height == 0 || n == 0 {
+            continue;
+        }
+        let slot = slot_of(genesis, *timestamp_ms);
+        let in_turn = (slot % n) as usize;
+        let Some(by) = genesis.authorities.iter().position(|a| a == proposer) else {
+            continue;
+        };
+        let who = &mut out[by];
+        if by == in_turn {
+            who.in_turn += 1;
+        } else {
+            who.as_backup += 1;
+            out[in_turn].missed += 1;
+        }
+        let who = &mut out[by];
+        if who.recent.len() < RECENT {
+            who.recent.push(*height);
+        }
+        who.last_ms = who.last_ms.max(Some(*timestamp_ms));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use types::{Hash, SecretKey};
@@ -132,6 +195,31 @@ mod tests {
             tx_root: Hash::ZERO,
             state_root: Hash::ZERO,
         }
+    }
+
+    #[test]
+    fn activity_counts_turns_backups_and_missed_slots() {
+        let g = genesis();
+        let slot = |s: u64| slot_start_ms(&g, s) + 10;
+        // Slots 1..=6: key 1 is in turn in slots 3 and 6, key 2 in 1 and 4, key 3 in 2 and 5.
+        // Key 3 is down: key 1 takes slot 2 and key 2 slot 5 as backups; slot 6 has no block.
+        let blocks = vec![
+            (1, key(2), slot(1)),
+            (2, key(1), slot(2)),
+            (3, key(1), slot(3)),
+            (4, key(2), slot(4)),
+            (5, key(2), slot(5)),
+            (0, key(1), g.timestamp_ms),
+        ];
+        let activity = activity(&g, &blocks);
+        let summary: Vec<(u64, u64, u64)> = activity
+            .iter()
+            .map(|a| (a.in_turn, a.as_backup, a.missed))
+            .collect();
+        assert_eq!(summary, vec![(1, 1, 0), (2, 1, 0), (0, 0, 2)]);
+        assert_eq!(activity[1].recent, vec![5, 4, 1], "newest first");
+        assert_eq!(activity[1].last_ms, Some(slot(5)));
+        assert_eq!(activity[2].last_ms, None);
     }
 
     #[test]

@@ -93,6 +93,23 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+/// Where a transaction is.
+#[derive(Clone, Debug)]
+pub enum Located {
+    Pending(SignedTransaction),
+    Included(crate::store::StoredTx),
+}
+
+/// A page of accounts by balance.
+#[derive(Clone, Debug)]
+pub struct Ranking {
+    pub accounts: Vec<(types::Address, Account)>,
+    /// Accounts on chain.
+    pub total: usize,
+    /// `None` if the balances overflow (they cannot on a valid chain).
+    pub supply: Option<types::Amount>,
+}
+
 /// Where an included transaction is, and the proof of it.
 #[derive(Clone, Debug)]
 pub struct Inclusion {
@@ -251,6 +268,20 @@ struct Shared {
     best_peer_height: AtomicU64,
     /// Held while a sync runs.
     syncing: Mutex<()>,
+    /// What each peer answered last, by URL.
+    peer_status: std::sync::Mutex<std::collections::BTreeMap<String, PeerStatus>>,
+}
+
+/// What the node last heard from a peer (it asks each one for its head every sync round).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    pub url: String,
+    /// The peer's head height at its last answer.
+    pub height: Option<u64>,
+    /// When it last answered, in milliseconds since the epoch.
+    pub last_seen_ms: Option<u64>,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
 }
 
 /// A handle on the node; cheap to clone.
@@ -333,7 +364,7 @@ impl Node {
             genesis: config.genesis,
             store,
             key: config.key,
-            peers: config.peers,
+            peers: config.peers.clone(),
             empty_blocks: config.empty_blocks,
             // Generous overall, as a batch of full blocks can be large; quick to give up on a
             // peer that is down.
@@ -352,6 +383,21 @@ impl Node {
             clock,
             best_peer_height: AtomicU64::new(0),
             syncing: Mutex::new(()),
+            peer_status: std::sync::Mutex::new(
+                config
+                    .peers
+                    .iter()
+                    .map(|url| {
+                        (
+                            url.clone(),
+                            PeerStatus {
+                                url: url.clone(),
+                                ..PeerStatus::default()
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
         };
         Ok(Node {
             shared: Arc::new(shared),
@@ -372,6 +418,36 @@ impl Node {
 
     pub fn peers(&self) -> &[String] {
         &self.shared.peers
+    }
+
+    /// The authority key this node proposes with; `None` for a node that only follows.
+    pub fn authority(&self) -> Option<types::PublicKey> {
+        self.shared.key.as_ref().map(SecretKey::public_key)
+    }
+
+    /// What each peer answered last, in the order of their URLs.
+    pub fn peer_status(&self) -> Vec<PeerStatus> {
+        self.shared
+            .peer_status
+            .lock()
+            .map(|peers| peers.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn note_peer(&self, url: &str, answer: Result<u64, String>) {
+        let now = self.shared.clock.now_ms();
+        if let Ok(mut peers) = self.shared.peer_status.lock()
+            && let Some(peer) = peers.get_mut(url)
+        {
+            match answer {
+                Ok(height) => {
+                    peer.height = Some(height);
+                    peer.last_seen_ms = Some(now);
+                    peer.error = None;
+                }
+                Err(error) => peer.error = Some(error),
+            }
+        }
     }
 
     /// Listens to new blocks and transactions.
@@ -435,9 +511,50 @@ impl Node {
         }))
     }
 
+    /// Where the transaction `hash` is: waiting in the mempool or stored in a block. The mempool
+    /// is asked first: a transaction leaves it only once its block is stored (both under the
+    /// chain's lock), so asking in this order cannot miss one that moves meanwhile.
+    pub async fn find_tx(&self, hash: &Hash) -> Result<Option<Located>, StoreError> {
+        if let Some(tx) = self.pending_tx(hash).await {
+            return Ok(Some(Located::Pending(tx)));
+        }
+        Ok(self
+            .shared
+            .store
+            .transaction(hash)
+            .await?
+            .map(Located::Included))
+    }
+
     /// A pending transaction by hash.
     pub async fn pending_tx(&self, hash: &Hash) -> Option<SignedTransaction> {
         self.shared.chain.lock().await.mempool.get(hash).cloned()
+    }
+
+    /// Accounts by balance, largest first (equal balances by address), skipping `offset` and
+    /// taking `limit`, with how many accounts there are and the total supply.
+    pub async fn richest(&self, offset: usize, limit: usize) -> Ranking {
+        let chain = self.shared.chain.lock().await;
+        let mut accounts: Vec<(&types::Address, &Account)> = chain.state.accounts().collect();
+        let order = |a: &(&types::Address, &Account), b: &(&types::Address, &Account)| {
+            b.1.balance.cmp(&a.1.balance).then(a.0.cmp(b.0))
+        };
+        let end = offset.saturating_add(limit).min(accounts.len());
+        // Only the first `end` need sorting.
+        if end > 0 && end < accounts.len() {
+            accounts.select_nth_unstable_by(end - 1, order);
+            accounts.truncate(end);
+        }
+        accounts.sort_unstable_by(order);
+        Ranking {
+            accounts: accounts
+                .iter()
+                .skip(offset)
+                .map(|(address, account)| (**address, **account))
+                .collect(),
+            total: chain.state.len(),
+            supply: chain.state.supply(),
+        }
     }
 
     pub async fn mempool_len(&self) -> usize {
@@ -752,14 +869,20 @@ impl Node {
 
     async fn sync_from(&self, peer: &str) -> Result<usize, SyncError> {
         let shared = &self.shared;
-        let peer_head: PeerHead = shared
-            .http
-            .get(format!("{peer}/rpc/head"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let asked = async {
+            shared
+                .http
+                .get(format!("{peer}/rpc/head"))
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<PeerHead>()
+                .await
+        };
+        let peer_head = asked
+            .await
+            .inspect_err(|e| self.note_peer(peer, Err(e.to_string())))?;
+        self.note_peer(peer, Ok(peer_head.height));
         shared
             .best_peer_height
             .fetch_max(peer_head.height, Ordering::Relaxed);

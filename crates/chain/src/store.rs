@@ -8,7 +8,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
 };
-use types::{Address, Amount, Block, BlockHeader, Hash, SignedTransaction, TxBody};
+use types::{Address, Amount, Block, BlockHeader, Hash, PublicKey, SignedTransaction, TxBody};
 
 use crate::{
     genesis::Genesis,
@@ -61,6 +61,8 @@ pub struct StoredTx {
     pub tx: SignedTransaction,
     pub block_height: u64,
     pub index: u32,
+    /// The including block's timestamp.
+    pub timestamp_ms: u64,
 }
 
 /// An address's page of history.
@@ -80,6 +82,7 @@ fn stored_tx(row: &SqliteRow) -> Result<StoredTx, StoreError> {
         tx: serde_json::from_str(row.get::<&str, _>(0)).map_err(corrupt)?,
         block_height: row.get::<i64, _>(1) as u64,
         index: row.get::<i64, _>(2) as u32,
+        timestamp_ms: row.get::<i64, _>(3) as u64,
     })
 }
 
@@ -115,6 +118,24 @@ fn anchor_of(row: &SqliteRow) -> Result<Anchor, StoreError> {
         ),
         timestamp_ms: row.get::<i64, _>(5) as u64,
     })
+}
+
+/// A block as lists show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockSummary {
+    pub height: u64,
+    pub hash: Hash,
+    pub timestamp_ms: u64,
+    pub proposer: PublicKey,
+    pub tx_count: u64,
+}
+
+/// A block that touched an account, and the account's balance before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceChange {
+    pub height: u64,
+    pub timestamp_ms: u64,
+    pub before: Amount,
 }
 
 /// The head as stored.
@@ -369,10 +390,13 @@ impl Store {
 
     /// One included transaction with its place.
     pub async fn transaction(&self, hash: &Hash) -> Result<Option<StoredTx>, StoreError> {
-        let row = sqlx::query("SELECT tx, block_height, idx FROM transactions WHERE hash = ?")
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT t.tx, t.block_height, t.idx, b.timestamp_ms FROM transactions t \
+             JOIN blocks b ON b.height = t.block_height WHERE t.hash = ?",
+        )
+        .bind(hash.0.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(stored_tx).transpose()
     }
 
@@ -382,11 +406,15 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<StoredTx>, u64), StoreError> {
-        let rows = sqlx::query("SELECT tx, block_height, idx FROM transactions ORDER BY block_height DESC, idx DESC LIMIT ? OFFSET ?")
-            .bind(i64::from(limit))
-            .bind(i64_of(offset))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT t.tx, t.block_height, t.idx, b.timestamp_ms FROM transactions t \
+             JOIN blocks b ON b.height = t.block_height \
+             ORDER BY t.block_height DESC, t.idx DESC LIMIT ? OFFSET ?",
+        )
+        .bind(i64::from(limit))
+        .bind(i64_of(offset))
+        .fetch_all(&self.pool)
+        .await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions")
             .fetch_one(&self.pool)
             .await?;
@@ -444,8 +472,9 @@ impl Store {
     ) -> Result<History, StoreError> {
         let key = address.0.to_vec();
         let rows = sqlx::query(
-            "SELECT tx, block_height, idx FROM transactions WHERE sender = ?1 OR recipient = ?1 \
-             ORDER BY block_height DESC, idx DESC LIMIT ?2 OFFSET ?3",
+            "SELECT t.tx, t.block_height, t.idx, b.timestamp_ms FROM transactions t \
+             JOIN blocks b ON b.height = t.block_height WHERE t.sender = ?1 OR t.recipient = ?1 \
+             ORDER BY t.block_height DESC, t.idx DESC LIMIT ?2 OFFSET ?3",
         )
         .bind(&key)
         .bind(i64::from(limit))
@@ -476,6 +505,32 @@ impl Store {
             received: received as u64,
             total: total as u64,
         })
+    }
+
+    /// Up to `limit` transactions that `address` sent or received, oldest first, after the
+    /// position `after` (block height, index in the block; from the start when `None`). Paging by
+    /// position, unlike by offset, neither skips nor repeats rows while blocks are added.
+    pub async fn history_after(
+        &self,
+        address: &Address,
+        after: Option<(u64, u32)>,
+        limit: u32,
+    ) -> Result<Vec<StoredTx>, StoreError> {
+        let (height, index) = after.map_or((-1, -1), |(h, i)| (i64_of(h), i64::from(i)));
+        let rows = sqlx::query(
+            "SELECT t.tx, t.block_height, t.idx, b.timestamp_ms FROM transactions t \
+             JOIN blocks b ON b.height = t.block_height \
+             WHERE (t.sender = ?1 OR t.recipient = ?1) \
+             AND (t.block_height > ?2 OR (t.block_height = ?2 AND t.idx > ?3)) \
+             ORDER BY t.block_height, t.idx LIMIT ?4",
+        )
+        .bind(address.0.to_vec())
+        .bind(height)
+        .bind(index)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_tx).collect()
     }
 
     /// The accounts as they were after block `height`, from `current` (the state after the head)
@@ -561,6 +616,92 @@ impl Store {
         }
         db.commit().await?;
         Ok(abandoned)
+    }
+
+    /// Summaries of blocks `start..=end`, newest first, read from the columns stored beside
+    /// each block (no block is decoded).
+    pub async fn block_summaries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<BlockSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT height, hash, timestamp_ms, proposer, tx_count FROM blocks \
+             WHERE height BETWEEN ? AND ? ORDER BY height DESC",
+        )
+        .bind(i64_of(start))
+        .bind(i64_of(end))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(BlockSummary {
+                    height: row.get::<i64, _>(0) as u64,
+                    hash: hash_of(row.get(1))?,
+                    timestamp_ms: row.get::<i64, _>(2) as u64,
+                    proposer: PublicKey(
+                        row.get::<Vec<u8>, _>(3)
+                            .try_into()
+                            .map_err(|_| corrupt("a public key is not 32 bytes"))?,
+                    ),
+                    tx_count: row.get::<i64, _>(4) as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// How many blocks have a timestamp at or after `since_ms`, and how many transactions they
+    /// hold.
+    /// Only blocks from `from_height` up are looked at (timestamps are not indexed; heights
+    /// bound the scan).
+    pub async fn activity_since(
+        &self,
+        since_ms: u64,
+        from_height: u64,
+    ) -> Result<(u64, u64), StoreError> {
+        let (blocks, txs): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(tx_count) FROM blocks \
+             WHERE height >= ? AND height > 0 AND timestamp_ms >= ?",
+        )
+        .bind(i64_of(from_height))
+        .bind(i64_of(since_ms))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((blocks as u64, txs.unwrap_or(0) as u64))
+    }
+
+    /// The last `limit` blocks that touched `address`, oldest first, each with the balance the
+    /// account had before it (from the undo log). With the current balance this gives the
+    /// balance after every change: the one before the next change, or the current one.
+    pub async fn balance_changes(
+        &self,
+        address: &Address,
+        limit: u32,
+    ) -> Result<Vec<BalanceChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.height, b.timestamp_ms, u.balance FROM account_undo u \
+             JOIN blocks b ON b.height = u.height WHERE u.address = ? \
+             ORDER BY u.height DESC LIMIT ?",
+        )
+        .bind(address.0.to_vec())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut changes = rows
+            .iter()
+            .map(|row| {
+                Ok(BalanceChange {
+                    height: row.get::<i64, _>(0) as u64,
+                    timestamp_ms: row.get::<i64, _>(1) as u64,
+                    before: match row.get::<Option<Vec<u8>>, _>(2) {
+                        Some(bytes) => amount_of(&bytes)?,
+                        None => Amount::ZERO,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        changes.reverse();
+        Ok(changes)
     }
 
     /// Counts of stored blocks (genesis included) and transactions.

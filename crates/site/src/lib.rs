@@ -55,6 +55,10 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=not_found::NotFound>
                     <Route path=path!("/") view=landing::Landing />
                     <Route path=path!("/explorer/") view=explorer_ui::ExplorerHome />
+                    <Route path=path!("/explorer/blocks") view=explorer_ui::BlocksPage />
+                    <Route path=path!("/explorer/mempool") view=explorer_ui::MempoolPage />
+                    <Route path=path!("/explorer/accounts") view=explorer_ui::AccountsPage />
+                    <Route path=path!("/explorer/network") view=explorer_ui::NetworkPage />
                     <Route path=path!("/explorer/tx/:hash") view=explorer_ui::TxPage />
                     <Route path=path!("/explorer/search") view=explorer_ui::SearchPage />
                     <Route path=path!("/explorer/block/:height") view=explorer_ui::BlockPage />

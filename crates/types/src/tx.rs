@@ -39,6 +39,15 @@ impl TxBody {
         }
     }
 
+    /// What it does, in words people read.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TxBody::Transfer { .. } => "transfer",
+            TxBody::ReceiptAnchor { .. } => "receipt anchor",
+            TxBody::Faucet { .. } => "faucet mint",
+        }
+    }
+
     /// The amount it moves or mints (zero for an anchor).
     pub fn amount(&self) -> Amount {
         match self {

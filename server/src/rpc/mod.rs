@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/estimateFee", post(transactions::estimate_fee))
         .route("/getBalance/{address}", get(accounts::balance))
         .route("/address/{address}", get(accounts::address))
+        .route("/address/{address}/history.csv", get(accounts::history_csv))
         .route("/addresses", get(accounts::addresses))
         .route("/accounts/{address}/proof", get(accounts::proof))
         // A full block in JSON is several times its encoded size (4 MiB by default).

@@ -1,7 +1,11 @@
 //! Transaction routes: submit, look up with status (pending, included, final), Merkle inclusion proof, recent list, mempool, fee estimate.
 
 use axum::{Json, extract::State, http::StatusCode};
-use chain::{mempool::Admitted, mempool::PoolError, node::SubmitError};
+use chain::{
+    mempool::Admitted,
+    mempool::PoolError,
+    node::{Located, SubmitError},
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use types::{Hash, SignedTransaction};
@@ -63,20 +67,19 @@ pub async fn by_hash(
 ) -> Result<Json<TxView>, ApiError> {
     let node = node_of(&state)?;
     let hash = hash_param(&hash)?;
-    if let Some(stored) = node.store().transaction(&hash).await.map_err(internal)? {
-        let status = status_at(node, stored.block_height).await;
-        return Ok(Json(TxView::of(
-            &stored.tx,
-            status,
-            Some(stored.block_height),
-            Some(stored.index),
-        )));
+    match node.find_tx(&hash).await.map_err(internal)? {
+        Some(Located::Included(stored)) => {
+            let status = status_at(node, stored.block_height).await;
+            Ok(Json(TxView::of(
+                &stored.tx,
+                status,
+                Some(stored.block_height),
+                Some(stored.index),
+            )))
+        }
+        Some(Located::Pending(tx)) => Ok(Json(TxView::of(&tx, TxStatus::Pending, None, None))),
+        None => Err(ApiError::NotFound(format!("transaction {hash}"))),
     }
-    let tx = node
-        .pending_tx(&hash)
-        .await
-        .ok_or_else(|| ApiError::NotFound(format!("transaction {hash}")))?;
-    Ok(Json(TxView::of(&tx, TxStatus::Pending, None, None)))
 }
 
 /// `GET /rpc/tx/{hash}/proof`: the Merkle path from the transaction to its block's `tx_root`.
