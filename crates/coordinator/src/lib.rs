@@ -1,1 +1,705 @@
-//! The job coordinator (jobs, miners, matching, receipts, escrow payments, marketplace); no behaviour yet: the coordinator issue fills it in.
+//! The job coordinator: clients submit AI jobs, miners register, heartbeat and long-poll for work that matches their capabilities, and return results with receipts they sign, which the coordinator checks and attests. Jobs move through an enforced state machine; a background sweeper expires jobs and re-queues the work of miners that went silent. Storage is SQLite or PostgreSQL (sqlx).
+
+pub mod keys;
+pub mod matching;
+pub mod model;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use types::{
+    PublicKey, SecretKey,
+    receipt::{self, JobReceipt},
+};
+
+pub use matching::{Capabilities, Constraints, matches};
+pub use model::{ApiKey, Job, JobState, Miner, MinerStatus, Role};
+pub use store::{Store, StoreError};
+
+/// How the coordinator runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// A job's time to live when the client gives none, in seconds.
+    pub default_ttl_seconds: i64,
+    pub max_ttl_seconds: i64,
+    /// A miner silent for this long is offline and its jobs' leases lapse.
+    pub heartbeat_timeout_ms: i64,
+    /// How many miners may take a job before it fails for good.
+    pub max_attempts: i32,
+    /// The longest a poll waits for work.
+    pub max_poll_wait: Duration,
+    /// How often the sweeper runs.
+    pub sweep_every: Duration,
+    /// The chain whose token pays for jobs (named in receipts).
+    pub chain_id: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_ttl_seconds: 900,
+            max_ttl_seconds: 7 * 86_400,
+            heartbeat_timeout_ms: 30_000,
+            max_attempts: 3,
+            max_poll_wait: Duration::from_secs(30),
+            sweep_every: Duration::from_secs(1),
+            chain_id: "aitbc-devnet".into(),
+        }
+    }
+}
+
+/// Why a request was refused; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the job's state or an earlier request.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The job has not finished yet.
+    #[error("the job has not finished")]
+    TooEarly,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// `POST /v1/jobs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    pub payload: Value,
+    #[serde(default)]
+    pub constraints: Constraints,
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// Higher runs first; FIFO within a priority.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// `POST /v1/miners/register`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterMiner {
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    #[serde(default = "one")]
+    pub concurrency: i32,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Hex Ed25519 public key that signs this miner's receipts.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub payout_address: Option<String>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// A job handed to a miner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assigned {
+    pub job_id: String,
+    pub payload: Value,
+    pub constraints: Constraints,
+    /// Who submitted it (named in the receipt).
+    pub client: String,
+    /// Unix seconds: when the miner took it (the receipt's `started_at`).
+    pub started_at: i64,
+    /// AITBC base units per GPU second this miner charges (the receipt's `unit_price`).
+    pub unit_price: u64,
+    pub chain_id: String,
+}
+
+/// `POST /v1/miners/{job_id}/result`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub result: Value,
+    #[serde(default)]
+    pub metrics: Value,
+    /// The receipt payload the miner signed, with its `signature`.
+    pub receipt: Value,
+}
+
+/// `POST /v1/miners/{job_id}/fail`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobFailure {
+    pub error_code: String,
+    pub error_message: String,
+    #[serde(default)]
+    pub metrics: Value,
+}
+
+/// The coordinator; cheap to clone.
+#[derive(Clone)]
+pub struct Coordinator {
+    store: Store,
+    config: Config,
+    /// Woken when work appears, so long polls answer at once.
+    work: Arc<Notify>,
+    /// Attests receipts.
+    key: Arc<SecretKey>,
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator").finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+impl Coordinator {
+    pub fn new(store: Store, config: Config, key: SecretKey) -> Self {
+        Coordinator {
+            store,
+            config,
+            work: Arc::new(Notify::new()),
+            key: Arc::new(key),
+            clock: Arc::new(system_now),
+        }
+    }
+
+    /// The same coordinator reading time from `clock` (milliseconds), for tests.
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The key that attests receipts.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    // --- clients --------------------------------------------------------------------------
+
+    /// Queues a job. With an idempotency key, the same body again returns the first job and a
+    /// different body is a conflict.
+    pub async fn submit(
+        &self,
+        client_id: &str,
+        request: SubmitJob,
+        idempotency_key: Option<String>,
+    ) -> Result<Job, Error> {
+        if !request.payload.is_object() {
+            return Err(invalid("payload", "must be a JSON object"));
+        }
+        let ttl = request
+            .ttl_seconds
+            .unwrap_or(self.config.default_ttl_seconds);
+        if !(1..=self.config.max_ttl_seconds).contains(&ttl) {
+            return Err(invalid(
+                "ttl_seconds",
+                format!("must be from 1 to {}", self.config.max_ttl_seconds),
+            ));
+        }
+        if let Some(key) = &idempotency_key
+            && (key.is_empty() || key.len() > 128)
+        {
+            return Err(invalid("Idempotency-Key", "must be 1 to 128 characters"));
+        }
+        let body_hash = receipt::value_hash(
+            &serde_json::to_value(&request).map_err(|e| invalid("body", e.to_string()))?,
+        );
+        if let Some(key) = &idempotency_key
+            && let Some(existing) = self.store.job_by_key(client_id, key).await?
+        {
+            return same_body(existing, &body_hash);
+        }
+        let now = self.now();
+        let job = Job {
+            id: random_hex(16),
+            client_id: client_id.to_owned(),
+            state: JobState::Queued,
+            payload: request.payload,
+            constraints: request.constraints,
+            priority: request.priority,
+            ttl_seconds: ttl,
+            requested_at: now,
+            expires_at: now + ttl * 1_000,
+            assigned_miner_id: None,
+            lease_expires_at: None,
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            result: None,
+            metrics: None,
+            error: None,
+            receipt_id: None,
+            idempotency_key: idempotency_key.clone(),
+            body_hash: body_hash.clone(),
+            partial: None,
+            progress: None,
+        };
+        if !self.store.insert_job(&job).await? {
+            // Another request with the same key got there first.
+            let key = idempotency_key.unwrap_or_default();
+            let existing = self
+                .store
+                .job_by_key(client_id, &key)
+                .await?
+                .ok_or_else(|| Error::Conflict("the idempotency key is in use".into()))?;
+            return same_body(existing, &body_hash);
+        }
+        self.work.notify_waiters();
+        Ok(job)
+    }
+
+    /// The client's job `id` (another client's job does not exist for it).
+    pub async fn client_job(&self, client_id: &str, id: &str) -> Result<Job, Error> {
+        match self.store.job(id).await? {
+            Some(job) if job.client_id == client_id => Ok(job),
+            _ => Err(Error::NotFound(format!("job {id}"))),
+        }
+    }
+
+    pub async fn cancel(&self, client_id: &str, id: &str) -> Result<Job, Error> {
+        let job = self.client_job(client_id, id).await?;
+        if !self.store.cancel(id, client_id, self.now()).await? {
+            return Err(Error::Conflict(format!(
+                "the job is {} and can no longer be canceled",
+                job.state.as_str()
+            )));
+        }
+        self.client_job(client_id, id).await
+    }
+
+    /// The result and latest receipt of a finished job.
+    pub async fn result(&self, client_id: &str, id: &str) -> Result<(Job, Option<Value>), Error> {
+        let job = self.client_job(client_id, id).await?;
+        if !job.state.is_terminal() {
+            return Err(Error::TooEarly);
+        }
+        let receipt = self.store.receipts_of(id).await?.pop();
+        Ok((job, receipt))
+    }
+
+    pub async fn receipts(&self, client_id: &str, id: &str) -> Result<Vec<Value>, Error> {
+        self.client_job(client_id, id).await?;
+        Ok(self.store.receipts_of(id).await?)
+    }
+
+    // --- miners ---------------------------------------------------------------------------
+
+    /// Registers the miner `miner_id` (the identity of its key); returns its session token.
+    pub async fn register(&self, miner_id: &str, request: RegisterMiner) -> Result<String, Error> {
+        if !(1..=256).contains(&request.concurrency) {
+            return Err(invalid("concurrency", "must be from 1 to 256"));
+        }
+        if let Some(key) = &request.public_key
+            && PublicKey::from_hex(key).is_err()
+        {
+            return Err(invalid(
+                "public_key",
+                "must be a 32-byte Ed25519 key in hex",
+            ));
+        }
+        if let Some(address) = &request.payout_address
+            && types::Address::parse(address).is_err()
+        {
+            return Err(invalid("payout_address", "must be an ait1… address"));
+        }
+        let now = self.now();
+        let token = random_hex(16);
+        let capabilities = request.capabilities.normalized();
+        let region = request.region.or_else(|| capabilities.region.clone());
+        self.store
+            .upsert_miner(&Miner {
+                id: miner_id.to_owned(),
+                capabilities: Capabilities {
+                    region: region.clone(),
+                    ..capabilities
+                },
+                concurrency: request.concurrency,
+                region,
+                public_key: request.public_key,
+                payout_address: request.payout_address,
+                status: MinerStatus::Online,
+                enabled: true,
+                last_heartbeat: now,
+                registered_at: now,
+                session_token: token.clone(),
+                metadata: Value::Object(Default::default()),
+                jobs_completed: 0,
+                jobs_failed: 0,
+                total_job_duration_ms: 0,
+                last_receipt_id: None,
+            })
+            .await?;
+        self.work.notify_waiters();
+        Ok(token)
+    }
+
+    pub async fn heartbeat(&self, miner_id: &str, metadata: Value) -> Result<(), Error> {
+        let now = self.now();
+        if !self
+            .store
+            .heartbeat(
+                miner_id,
+                &metadata,
+                now,
+                now + self.config.heartbeat_timeout_ms,
+            )
+            .await?
+        {
+            return Err(Error::NotFound(format!(
+                "miner {miner_id} (register first)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits up to `max_wait` for a job this miner can run, taking it as soon as one exists.
+    pub async fn poll(
+        &self,
+        miner_id: &str,
+        max_wait: Duration,
+    ) -> Result<Option<Assigned>, Error> {
+        let deadline = tokio::time::Instant::now() + max_wait.min(self.config.max_poll_wait);
+        loop {
+            // Registered before looking, so a job submitted meanwhile is not missed.
+            let woken = self.work.notified();
+            if let Some(job) = self.try_assign(miner_id).await? {
+                return Ok(Some(job));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            // Other instances on a shared database queue work this one is not told about.
+            let wait = (deadline - now).min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(wait, woken).await;
+        }
+    }
+
+    async fn try_assign(&self, miner_id: &str) -> Result<Option<Assigned>, Error> {
+        let Some(miner) = self.store.miner(miner_id).await? else {
+            return Err(Error::NotFound(format!(
+                "miner {miner_id} (register first)"
+            )));
+        };
+        if !miner.enabled || miner.status != MinerStatus::Online {
+            return Ok(None);
+        }
+        if self.store.running_on(miner_id).await? >= i64::from(miner.concurrency) {
+            return Ok(None);
+        }
+        let now = self.now();
+        for job in self.store.queued(now, 200).await? {
+            if !matches(&job.constraints, &miner.capabilities) {
+                continue;
+            }
+            let lease = now + self.config.heartbeat_timeout_ms;
+            if self.store.claim(&job.id, miner_id, lease, now).await? {
+                return Ok(Some(Assigned {
+                    job_id: job.id,
+                    payload: job.payload,
+                    constraints: job.constraints,
+                    client: job.client_id,
+                    started_at: now / 1_000,
+                    unit_price: miner.capabilities.price_per_unit,
+                    chain_id: self.config.chain_id.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job `job_id` as running on `miner_id`, or why not.
+    async fn running_job(&self, miner_id: &str, job_id: &str) -> Result<Job, Error> {
+        let job = self
+            .store
+            .job(job_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("job {job_id}")))?;
+        if job.state != JobState::Running || job.assigned_miner_id.as_deref() != Some(miner_id) {
+            return Err(Error::Conflict(format!(
+                "job {job_id} is {} and not running on this miner",
+                job.state.as_str()
+            )));
+        }
+        Ok(job)
+    }
+
+    /// Accepts a result from the miner running the job: its receipt must be the one the job's
+    /// facts determine, signed with the key the miner registered. The coordinator then attests
+    /// it. Returns the receipt.
+    pub async fn complete(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+        result: JobResult,
+    ) -> Result<Value, Error> {
+        let job = self.running_job(miner_id, job_id).await?;
+        let miner = self
+            .store
+            .miner(miner_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("miner {miner_id}")))?;
+        let key = miner
+            .public_key
+            .as_deref()
+            .and_then(|k| PublicKey::from_hex(k).ok())
+            .ok_or_else(|| invalid("receipt", "register a public_key to sign receipts with"))?;
+        let claimed: JobReceipt = serde_json::from_value(claim_of(&result.receipt)?)
+            .map_err(|e| invalid("receipt", e.to_string()))?;
+        let now = self.now();
+        let expected = JobReceipt {
+            receipt_id: claimed.receipt_id.clone(),
+            job_id: job.id.clone(),
+            provider: miner.id.clone(),
+            client: job.client_id.clone(),
+            units_ms: claimed.units_ms,
+            unit_price: miner.capabilities.price_per_unit,
+            started_at: (job.started_at.unwrap_or(now) / 1_000) as u64,
+            completed_at: claimed.completed_at,
+            result_hash: receipt::value_hash(&result.result),
+            chain_id: self.config.chain_id.clone(),
+        };
+        if claimed.receipt_id.len() != 32
+            || !claimed.receipt_id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(invalid("receipt.receipt_id", "must be 32 hex digits"));
+        }
+        let elapsed_ms = now - job.started_at.unwrap_or(now);
+        if claimed.units_ms as i64 > elapsed_ms.max(0) + 1_000 {
+            return Err(invalid(
+                "receipt.units",
+                "more GPU time than the job has run",
+            ));
+        }
+        if (claimed.completed_at as i64) < expected.started_at as i64
+            || claimed.completed_at as i64 > now / 1_000 + 5
+        {
+            return Err(invalid("receipt.completed_at", "outside the job's run"));
+        }
+        let mut receipt = expected.payload();
+        if receipt::canonical_json(&receipt)
+            != receipt::canonical_json(&receipt::signed_part(&result.receipt))
+        {
+            return Err(invalid(
+                "receipt",
+                "does not match the job (id, provider, client, price, times or result hash)",
+            ));
+        }
+        let signature = result
+            .receipt
+            .get("signature")
+            .cloned()
+            .ok_or_else(|| invalid("receipt.signature", "missing"))?;
+        receipt["signature"] = signature;
+        let check = receipt::verify(&receipt);
+        if !check.miner_signature || check.signer != Some(key) {
+            return Err(invalid(
+                "receipt.signature",
+                "not a signature by the miner's registered key",
+            ));
+        }
+        let attestation = receipt::sign(&receipt, &self.key);
+        receipt["attestations"] = serde_json::json!([attestation]);
+        let hash = receipt::receipt_hash(&receipt).to_hex();
+        let finished = self
+            .store
+            .finish(&store::Finish {
+                job_id: job_id.to_owned(),
+                miner_id: miner_id.to_owned(),
+                state: JobState::Completed,
+                result: Some(result.result),
+                metrics: Some(result.metrics),
+                error: None,
+                receipt: Some((claimed.receipt_id, receipt.clone(), hash)),
+                now,
+            })
+            .await?;
+        if !finished {
+            return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
+        }
+        self.work.notify_waiters();
+        Ok(receipt)
+    }
+
+    /// A failure reported by the miner running the job.
+    pub async fn fail(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+        failure: JobFailure,
+    ) -> Result<(), Error> {
+        self.running_job(miner_id, job_id).await?;
+        let finished = self
+            .store
+            .finish(&store::Finish {
+                job_id: job_id.to_owned(),
+                miner_id: miner_id.to_owned(),
+                state: JobState::Failed,
+                result: None,
+                metrics: Some(failure.metrics),
+                error: Some(format!("{}: {}", failure.error_code, failure.error_message)),
+                receipt: None,
+                now: self.now(),
+            })
+            .await?;
+        if !finished {
+            return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
+        }
+        self.work.notify_waiters();
+        Ok(())
+    }
+
+    /// Progress (0–100) and partial output of a long job.
+    pub async fn progress(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+        progress: Option<i32>,
+        partial: Option<Value>,
+    ) -> Result<(), Error> {
+        if progress.is_some_and(|p| !(0..=100).contains(&p)) {
+            return Err(invalid("progress", "must be from 0 to 100"));
+        }
+        if !self
+            .store
+            .progress(job_id, miner_id, progress, partial.as_ref())
+            .await?
+        {
+            return Err(Error::Conflict(format!(
+                "job {job_id} is not running on this miner"
+            )));
+        }
+        Ok(())
+    }
+
+    // --- upkeep ---------------------------------------------------------------------------
+
+    /// One round of upkeep: expire jobs whose time is up, take silent miners offline and give
+    /// their jobs back to the queue.
+    pub async fn sweep(&self) -> Result<Sweep, Error> {
+        let now = self.now();
+        let expired = self.store.expire_due(now).await?.len();
+        let offline = self
+            .store
+            .mark_silent(now - self.config.heartbeat_timeout_ms)
+            .await?
+            .len();
+        if offline > 0 {
+            self.store.drop_leases_of_offline(now).await?;
+        }
+        let requeued = self
+            .store
+            .release_lapsed(now, self.config.max_attempts)
+            .await?;
+        if requeued > 0 {
+            self.work.notify_waiters();
+        }
+        Ok(Sweep {
+            expired,
+            offline,
+            requeued,
+        })
+    }
+
+    /// Sweeps every [`Config::sweep_every`] until the future is dropped.
+    pub async fn run_sweeper(self) {
+        let mut tick = tokio::time::interval(self.config.sweep_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.sweep().await {
+                Ok(s) if s.expired + s.offline + s.requeued as usize > 0 => {
+                    tracing::info!(
+                        expired = s.expired,
+                        offline = s.offline,
+                        requeued = s.requeued,
+                        "swept"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "sweep failed"),
+            }
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub expired: usize,
+    pub offline: usize,
+    pub requeued: u64,
+}
+
+fn same_body(existing: Job, body_hash: &str) -> Result<Job, Error> {
+    if existing.body_hash == body_hash {
+        Ok(existing)
+    } else {
+        Err(Error::Conflict(
+            "the idempotency key was used for a different job".into(),
+        ))
+    }
+}
+
+/// The miner's claim read back from the payload it signed (decimal fields to exact units).
+fn claim_of(receipt: &Value) -> Result<Value, Error> {
+    let field = |name: &'static str| {
+        receipt
+            .get(name)
+            .cloned()
+            .ok_or_else(|| invalid("receipt", format!("missing {name}")))
+    };
+    let units = field("units")?
+        .as_f64()
+        .filter(|u| u.is_finite() && *u >= 0.0)
+        .ok_or_else(|| invalid("receipt.units", "must be a number of GPU seconds"))?;
+    Ok(serde_json::json!({
+        "receipt_id": field("receipt_id")?,
+        "job_id": field("job_id")?,
+        "provider": field("provider")?,
+        "client": field("client")?,
+        "units_ms": (units * 1_000.0).round() as u64,
+        "unit_price": field("price_base_units").map(|_| 0u64)?,
+        "started_at": field("started_at")?,
+        "completed_at": field("completed_at")?,
+        "result_hash": receipt.pointer("/metadata/result_hash").cloned().unwrap_or_default(),
+        "chain_id": field("chain_id")?,
+    }))
+}

@@ -1,4 +1,4 @@
-//! Shared primitives of AITBC (amounts, keys, addresses, hashes, transactions, blocks, Merkle proofs) and their canonical encodings; builds for wasm32 so the browser verifies what the server serves.
+//! Shared primitives of AITBC (amounts, keys, addresses, hashes, transactions, blocks, Merkle proofs, job receipts) and their canonical encodings; builds for wasm32 so the browser verifies what the server serves.
 
 pub mod address;
 pub mod amount;
@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod receipt;
 pub mod tx;
 
 pub use address::{Address, AddressError};

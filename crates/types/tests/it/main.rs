@@ -145,3 +145,57 @@ fn committed_vectors_verify_and_round_trip() {
         assert_eq!(address.to_string(), k["address"]);
     }
 }
+
+/// The earlier system's signed sample receipt (protocols/receipts/samples/sample_receipt_signed.json
+/// in its repository): our canonical form and signature check must agree with it byte for byte.
+#[test]
+fn the_earlier_systems_golden_receipt_verifies() {
+    use types::receipt::{ReceiptSignature, canonical_json, sign, verify};
+    let payload = json!({
+        "version": "1.0",
+        "receipt_id": "rcpt-20250926-000123",
+        "job_id": "job-abc123",
+        "provider": "ait1minerxyz...",
+        "client": "ait1clientabc...",
+        "units": 1.9,
+        "unit_type": "gpu_seconds",
+        "price": 4.2,
+        "model": "runwayml/stable-diffusion-v1-5",
+        "prompt_hash": "sha256:cf1f...",
+        "started_at": 1695720000,
+        "completed_at": 1695720002,
+        "artifact_hash": "sha256:deadbeef...",
+        "coordinator_id": "coord-eu-west-1",
+        "nonce": "b7f3d10b",
+        "chain_id": 12345
+    });
+    let canonical = r#"{"artifact_hash":"sha256:deadbeef...","chain_id":12345,"client":"ait1clientabc...","completed_at":1695720002,"coordinator_id":"coord-eu-west-1","job_id":"job-abc123","model":"runwayml/stable-diffusion-v1-5","nonce":"b7f3d10b","price":4.2,"prompt_hash":"sha256:cf1f...","provider":"ait1minerxyz...","receipt_id":"rcpt-20250926-000123","started_at":1695720000,"unit_type":"gpu_seconds","units":1.9,"version":"1.0"}"#;
+    assert_eq!(canonical_json(&payload), canonical);
+    let signature = ReceiptSignature {
+        alg: "Ed25519".into(),
+        key_id: "TJvH0A9pkk0c3uQMNlCivLs3GR3i1T2TtfIbLT0n29Q".into(),
+        sig:
+            "fSmokpSz5-qf0XwwuBOBNseIONRM3Y6Bmrko4oE6mY0nS_noq_3zQ9y87Cd3IkMct3S5Ve-URC7D8TVBiBkvAg"
+                .into(),
+    };
+    let seed: [u8; 32] =
+        hex::decode("e2c35a46318ec09cf1cc04f06c4ba18bf2cd3f0ed318d986f01228bdbf9fd326")
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+    let key = SecretKey::from_seed(&seed);
+    assert_eq!(
+        key.public_key().to_hex(),
+        "4c9bc7d00f69924d1cdee40c3650a2bcbb37191de2d53d93b5f21b2d3d27dbd4"
+    );
+    // Ed25519 is deterministic: signing the same bytes with the same seed gives the same sig.
+    assert_eq!(sign(&payload, &key), signature);
+    let mut receipt = payload.clone();
+    receipt["signature"] = serde_json::to_value(&signature).expect("json");
+    assert!(verify(&receipt).verified);
+    receipt["units"] = json!(2.0);
+    assert!(
+        !verify(&receipt).verified,
+        "a changed payload must not verify"
+    );
+}

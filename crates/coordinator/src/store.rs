@@ -1,0 +1,601 @@
+//! The coordinator's database through sqlx's `Any` driver: one set of queries, in the SQL that SQLite and PostgreSQL share (`$n` parameters, `RETURNING`, `ON CONFLICT`), so the embedded default and a shared PostgreSQL behave the same. State changes are compare-and-set updates, so several coordinator instances on one PostgreSQL never hand a job to two miners or finish it twice.
+
+use serde_json::Value;
+use sqlx::{
+    AnyPool, Row,
+    any::{AnyPoolOptions, AnyRow},
+};
+
+use crate::model::{ApiKey, Job, JobState, Miner, MinerStatus, Role};
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The database behind the coordinator.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
+     requested_at, expires_at, assigned_miner_id, lease_expires_at, started_at, finished_at, \
+     attempts, result, metrics, error, receipt_id, idempotency_key, body_hash, partial, progress";
+
+const MINER_COLUMNS: &str = "id, capabilities, concurrency, region, public_key, payout_address, \
+     status, enabled, last_heartbeat, registered_at, session_token, metadata, jobs_completed, \
+     jobs_failed, total_job_duration_ms, last_receipt_id";
+
+fn json_of(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.map(|t| serde_json::from_str(&t).map_err(corrupt))
+        .transpose()
+}
+
+fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt(format!("job state {state}")))?,
+        payload: serde_json::from_str(&row.try_get::<String, _>("payload")?).map_err(corrupt)?,
+        constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
+            .map_err(corrupt)?,
+        priority: row.try_get("priority")?,
+        ttl_seconds: row.try_get("ttl_seconds")?,
+        requested_at: row.try_get("requested_at")?,
+        expires_at: row.try_get("expires_at")?,
+        assigned_miner_id: row.try_get("assigned_miner_id")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        attempts: row.try_get("attempts")?,
+        result: json_of(row.try_get("result")?)?,
+        metrics: json_of(row.try_get("metrics")?)?,
+        error: row.try_get("error")?,
+        receipt_id: row.try_get("receipt_id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        body_hash: row.try_get("body_hash")?,
+        partial: json_of(row.try_get("partial")?)?,
+        progress: row.try_get("progress")?,
+    })
+}
+
+fn miner_of(row: &AnyRow) -> Result<Miner, StoreError> {
+    Ok(Miner {
+        id: row.try_get("id")?,
+        capabilities: serde_json::from_str(&row.try_get::<String, _>("capabilities")?)
+            .map_err(corrupt)?,
+        concurrency: row.try_get("concurrency")?,
+        region: row.try_get("region")?,
+        public_key: row.try_get("public_key")?,
+        payout_address: row.try_get("payout_address")?,
+        status: MinerStatus::parse(&row.try_get::<String, _>("status")?),
+        enabled: row.try_get::<i32, _>("enabled")? != 0,
+        last_heartbeat: row.try_get("last_heartbeat")?,
+        registered_at: row.try_get("registered_at")?,
+        session_token: row.try_get("session_token")?,
+        metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?).map_err(corrupt)?,
+        jobs_completed: row.try_get("jobs_completed")?,
+        jobs_failed: row.try_get("jobs_failed")?,
+        total_job_duration_ms: row.try_get("total_job_duration_ms")?,
+        last_receipt_id: row.try_get("last_receipt_id")?,
+    })
+}
+
+fn key_of(row: &AnyRow) -> Result<ApiKey, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        key_hash: row.try_get("key_hash")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
+        identity: row.try_get("identity")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(Value::to_string)
+}
+
+/// What a miner's result or failure changes.
+#[derive(Clone, Debug)]
+pub struct Finish {
+    pub job_id: String,
+    pub miner_id: String,
+    pub state: JobState,
+    pub result: Option<Value>,
+    pub metrics: Option<Value>,
+    pub error: Option<String>,
+    /// The signed receipt, its id and hash (hex), for a completed job.
+    pub receipt: Option<(String, Value, String)>,
+    pub now: i64,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
+    /// to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; more connections only wait on each other.
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    // --- API keys -------------------------------------------------------------------------
+
+    pub async fn insert_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, key_hash, role, identity, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(&key.id)
+        .bind(&key.key_hash)
+        .bind(key.role.as_str())
+        .bind(&key.identity)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The unrevoked key whose secret hashes to `hash`.
+    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, key_hash, role, identity, created_at, revoked_at FROM api_keys \
+             WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_of).transpose()
+    }
+
+    pub async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, key_hash, role, identity, created_at, revoked_at FROM api_keys \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_of).collect()
+    }
+
+    /// Revokes key `id`; false if there is no such unrevoked key.
+    pub async fn revoke_key(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // --- jobs -----------------------------------------------------------------------------
+
+    /// Stores a new job; `false` if the client already has a job under its idempotency key.
+    pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, client_id, state, payload, constraints, priority, ttl_seconds, \
+             requested_at, expires_at, attempts, idempotency_key, body_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) \
+             ON CONFLICT (client_id, idempotency_key) DO NOTHING",
+        )
+        .bind(&job.id)
+        .bind(&job.client_id)
+        .bind(job.state.as_str())
+        .bind(job.payload.to_string())
+        .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
+        .bind(job.priority)
+        .bind(job.ttl_seconds)
+        .bind(job.requested_at)
+        .bind(job.expires_at)
+        .bind(&job.idempotency_key)
+        .bind(&job.body_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_of).transpose()
+    }
+
+    pub async fn job_by_key(&self, client_id: &str, key: &str) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE client_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(client_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_of).transpose()
+    }
+
+    /// Queued jobs that have not expired, highest priority first, then oldest first.
+    pub async fn queued(&self, now: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'QUEUED' AND expires_at > $1 \
+             ORDER BY priority DESC, requested_at, id LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_of).collect()
+    }
+
+    /// The latest jobs, newest first, optionally of one client.
+    pub async fn jobs(&self, client_id: Option<&str>, limit: i64) -> Result<Vec<Job>, StoreError> {
+        let rows =
+            match client_id {
+                Some(client) => {
+                    sqlx::query(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE client_id = $1 \
+                     ORDER BY requested_at DESC, id DESC LIMIT $2"
+                    ))
+                    .bind(client)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                None => sqlx::query(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs ORDER BY requested_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+            };
+        rows.iter().map(job_of).collect()
+    }
+
+    /// Hands queued job `job_id` to `miner_id` if it is still queued: only one caller wins.
+    pub async fn claim(
+        &self,
+        job_id: &str,
+        miner_id: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
+             started_at = $3, attempts = attempts + 1 \
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3",
+        )
+        .bind(miner_id)
+        .bind(lease_until)
+        .bind(now)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs running on `miner_id`.
+    pub async fn running_on(&self, miner_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE assigned_miner_id = $1 AND state = 'RUNNING'",
+        )
+        .bind(miner_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Finishes a running job of `miner_id` (completed or failed) with its receipt, in one
+    /// transaction; `false` if the job is not running on that miner (a late or foreign result).
+    pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
+        let mut db = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
+             finished_at = $6, lease_expires_at = NULL \
+             WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8",
+        )
+        .bind(finish.state.as_str())
+        .bind(text(&finish.result))
+        .bind(text(&finish.metrics))
+        .bind(&finish.error)
+        .bind(finish.receipt.as_ref().map(|r| r.0.clone()))
+        .bind(finish.now)
+        .bind(&finish.job_id)
+        .bind(&finish.miner_id)
+        .execute(&mut *db)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some((receipt_id, receipt, hash)) = &finish.receipt {
+            sqlx::query(
+                "INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(receipt_id)
+            .bind(&finish.job_id)
+            .bind(receipt.to_string())
+            .bind(hash)
+            .bind(finish.now)
+            .execute(&mut *db)
+            .await?;
+        }
+        let completed = i64::from(finish.state == JobState::Completed);
+        sqlx::query(
+            "UPDATE miners SET jobs_completed = jobs_completed + $1, \
+             jobs_failed = jobs_failed + $2, \
+             total_job_duration_ms = total_job_duration_ms + \
+               COALESCE((SELECT $3 - started_at FROM jobs WHERE id = $4), 0) * $1, \
+             last_receipt_id = COALESCE($5, last_receipt_id) WHERE id = $6",
+        )
+        .bind(completed)
+        .bind(1 - completed)
+        .bind(finish.now)
+        .bind(&finish.job_id)
+        .bind(finish.receipt.as_ref().map(|r| r.0.clone()))
+        .bind(&finish.miner_id)
+        .execute(&mut *db)
+        .await?;
+        db.commit().await?;
+        Ok(true)
+    }
+
+    /// Records progress or partial output of a job running on `miner_id`.
+    pub async fn progress(
+        &self,
+        job_id: &str,
+        miner_id: &str,
+        progress: Option<i32>,
+        partial: Option<&Value>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET progress = COALESCE($1, progress), partial = COALESCE($2, partial) \
+             WHERE id = $3 AND state = 'RUNNING' AND assigned_miner_id = $4",
+        )
+        .bind(progress)
+        .bind(partial.map(Value::to_string))
+        .bind(job_id)
+        .bind(miner_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Cancels a queued or running job of `client_id`; `false` if it is neither.
+    pub async fn cancel(
+        &self,
+        job_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'CANCELED', error = 'canceled by client', finished_at = $1, \
+             lease_expires_at = NULL \
+             WHERE id = $2 AND client_id = $3 AND state IN ('QUEUED', 'RUNNING')",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(client_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Expires every queued or running job whose time is up; returns their ids.
+    pub async fn expire_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE jobs SET state = 'EXPIRED', error = 'job expired', finished_at = $1, \
+             lease_expires_at = NULL \
+             WHERE state IN ('QUEUED', 'RUNNING') AND expires_at <= $1 RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
+            .collect()
+    }
+
+    /// Running jobs whose miner stopped renewing its lease: queued again while attempts remain,
+    /// failed otherwise. Returns how many went back to the queue.
+    pub async fn release_lapsed(&self, now: i64, max_attempts: i32) -> Result<u64, StoreError> {
+        let requeued = sqlx::query(
+            "UPDATE jobs SET state = 'QUEUED', assigned_miner_id = NULL, lease_expires_at = NULL, \
+             started_at = NULL, progress = NULL, partial = NULL \
+             WHERE state = 'RUNNING' AND lease_expires_at <= $1 AND attempts < $2",
+        )
+        .bind(now)
+        .bind(max_attempts)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE jobs SET state = 'FAILED', error = 'the miner stopped answering, too many times', \
+             finished_at = $1, lease_expires_at = NULL \
+             WHERE state = 'RUNNING' AND lease_expires_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(requeued)
+    }
+
+    pub async fn receipts_of(&self, job_id: &str) -> Result<Vec<Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT receipt FROM receipts WHERE job_id = $1 ORDER BY created_at, receipt_id",
+        )
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.try_get::<String, _>("receipt")?).map_err(corrupt))
+            .collect()
+    }
+
+    /// Counts of jobs by state.
+    pub async fn job_counts(&self) -> Result<Vec<(JobState, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok((
+                    JobState::parse(&state).ok_or_else(|| corrupt(format!("state {state}")))?,
+                    r.try_get::<i64, _>("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    // --- miners ---------------------------------------------------------------------------
+
+    /// Registers (or re-registers) a miner: online, with fresh capabilities and session.
+    pub async fn upsert_miner(&self, miner: &Miner) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO miners (id, capabilities, concurrency, region, public_key, payout_address, \
+             status, enabled, last_heartbeat, registered_at, session_token, metadata, \
+             jobs_completed, jobs_failed, total_job_duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'ONLINE', 1, $7, $7, $8, $9, 0, 0, 0) \
+             ON CONFLICT (id) DO UPDATE SET capabilities = excluded.capabilities, \
+             concurrency = excluded.concurrency, region = excluded.region, \
+             public_key = excluded.public_key, payout_address = excluded.payout_address, \
+             status = 'ONLINE', last_heartbeat = excluded.last_heartbeat, \
+             session_token = excluded.session_token, metadata = excluded.metadata",
+        )
+        .bind(&miner.id)
+        .bind(serde_json::to_string(&miner.capabilities).map_err(corrupt)?)
+        .bind(miner.concurrency)
+        .bind(&miner.region)
+        .bind(&miner.public_key)
+        .bind(&miner.payout_address)
+        .bind(miner.last_heartbeat)
+        .bind(&miner.session_token)
+        .bind(miner.metadata.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn miner(&self, id: &str) -> Result<Option<Miner>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {MINER_COLUMNS} FROM miners WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(miner_of).transpose()
+    }
+
+    pub async fn miners(&self) -> Result<Vec<Miner>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {MINER_COLUMNS} FROM miners ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(miner_of).collect()
+    }
+
+    /// A heartbeat: the miner is online and its running jobs' leases are renewed. `false` for
+    /// an unknown miner.
+    pub async fn heartbeat(
+        &self,
+        id: &str,
+        metadata: &Value,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut db = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE miners SET status = 'ONLINE', last_heartbeat = $1, metadata = $2 WHERE id = $3",
+        )
+        .bind(now)
+        .bind(metadata.to_string())
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE assigned_miner_id = $2 AND state = 'RUNNING'",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+        db.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks miners silent since `silent_since` offline; returns their ids.
+    pub async fn mark_silent(&self, silent_since: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE miners SET status = 'OFFLINE' WHERE status = 'ONLINE' AND last_heartbeat < $1 \
+             RETURNING id",
+        )
+        .bind(silent_since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
+            .collect()
+    }
+
+    /// An offline miner's running jobs lose their lease at once.
+    pub async fn drop_leases_of_offline(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE state = 'RUNNING' AND assigned_miner_id IN \
+             (SELECT id FROM miners WHERE status = 'OFFLINE')",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Goes offline on purpose (a miner draining before it stops).
+    pub async fn set_offline(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE miners SET status = 'OFFLINE' WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Admin: lets a miner get work, or stops it from getting any.
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE miners SET enabled = $1 WHERE id = $2")
+            .bind(i32::from(enabled))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

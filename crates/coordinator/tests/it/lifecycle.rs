@@ -1,0 +1,187 @@
+//! A job's life from the client's side: submit (idempotently), run, finish with a verified receipt, and the state machine refusing what comes too late or from the wrong miner.
+
+use std::time::Duration;
+
+use coordinator::{Error, JobState, SubmitJob};
+use serde_json::json;
+
+use crate::db::{Clock, TestMiner, both, coordinator};
+
+fn job(prompt: &str) -> SubmitJob {
+    serde_json::from_value(
+        json!({"payload": {"type": "generate", "prompt": prompt, "model": "llama3"}}),
+    )
+    .expect("job")
+}
+
+#[tokio::test]
+async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("miner-a", 1);
+        let other = TestMiner::new("miner-b", 2);
+        coord
+            .register(
+                &miner.id,
+                miner.registration("RTX 4090", &["llama3"], 20_000),
+            )
+            .await?;
+        coord
+            .register(
+                &other.id,
+                other.registration("RTX 4090", &["llama3"], 20_000),
+            )
+            .await?;
+
+        let submitted = coord.submit("alice", job("hi"), None).await?;
+        assert_eq!(submitted.state, JobState::Queued, "{}", db.name);
+        let assigned = coord.poll(&miner.id, Duration::ZERO).await?.expect("a job");
+        assert_eq!(assigned.job_id, submitted.id);
+        assert!(
+            coord.poll(&other.id, Duration::ZERO).await?.is_none(),
+            "given twice"
+        );
+        assert!(matches!(
+            coord.result("alice", &submitted.id).await,
+            Err(Error::TooEarly)
+        ));
+
+        clock.advance(2_500);
+        let completed_at = (clock.now() / 1_000) as u64;
+        // Another miner cannot finish it, nor can the miner claim more time than passed.
+        let foreign = other.result(&assigned, json!({"text": "x"}), 1_000, completed_at);
+        assert!(matches!(
+            coord.complete(&other.id, &assigned.job_id, foreign).await,
+            Err(Error::Conflict(_))
+        ));
+        let greedy = miner.result(&assigned, json!({"text": "x"}), 60_000, completed_at);
+        assert!(matches!(
+            coord.complete(&miner.id, &assigned.job_id, greedy).await,
+            Err(Error::Invalid { .. })
+        ));
+        // A receipt signed by another key is refused.
+        let forged = TestMiner {
+            id: miner.id.clone(),
+            key: types::SecretKey::from_seed(&[7; 32]),
+        }
+        .result(&assigned, json!({"text": "x"}), 2_000, completed_at);
+        assert!(matches!(
+            coord.complete(&miner.id, &assigned.job_id, forged).await,
+            Err(Error::Invalid {
+                field: "receipt.signature",
+                ..
+            })
+        ));
+
+        let result = miner.result(&assigned, json!({"text": "hello"}), 2_000, completed_at);
+        let receipt = coord.complete(&miner.id, &assigned.job_id, result).await?;
+        let check = types::receipt::verify(&receipt);
+        assert!(
+            check.verified && check.attestations == vec![true],
+            "{}: {check:?}",
+            db.name
+        );
+        assert_eq!(receipt["price_base_units"], 40_000, "2 s at 0.02 AITBC/s");
+        assert_eq!(receipt["price"], 0.04);
+
+        let (done, stored) = coord.result("alice", &submitted.id).await?;
+        assert_eq!(done.state, JobState::Completed);
+        assert_eq!(done.result, Some(json!({"text": "hello"})));
+        assert_eq!(stored, Some(receipt.clone()));
+        // A late second result changes nothing.
+        let late = miner.result(&assigned, json!({"text": "late"}), 2_000, completed_at);
+        assert!(matches!(
+            coord.complete(&miner.id, &assigned.job_id, late).await,
+            Err(Error::Conflict(_))
+        ));
+        assert_eq!(
+            coord.result("alice", &submitted.id).await?.0.result,
+            Some(json!({"text": "hello"}))
+        );
+        // Another client does not see it.
+        assert!(matches!(
+            coord.client_job("bob", &submitted.id).await,
+            Err(Error::NotFound(_))
+        ));
+        assert_eq!(coord.receipts("alice", &submitted.id).await?, vec![receipt]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_same_job_or_refuse_another_body() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let first = coord.submit("alice", job("a"), Some("k1".into())).await?;
+        let again = coord.submit("alice", job("a"), Some("k1".into())).await?;
+        assert_eq!(first.id, again.id, "{}", db.name);
+        assert!(matches!(
+            coord.submit("alice", job("b"), Some("k1".into())).await,
+            Err(Error::Conflict(_))
+        ));
+        // Keys are per client.
+        let bobs = coord.submit("bob", job("a"), Some("k1".into())).await?;
+        assert_ne!(bobs.id, first.id);
+        // Bad input is refused with the field named.
+        let mut bad = job("a");
+        bad.ttl_seconds = Some(0);
+        assert!(matches!(
+            coord.submit("alice", bad, None).await,
+            Err(Error::Invalid {
+                field: "ttl_seconds",
+                ..
+            })
+        ));
+        let bad: SubmitJob = serde_json::from_value(json!({"payload": "text"}))?;
+        assert!(matches!(
+            coord.submit("alice", bad, None).await,
+            Err(Error::Invalid {
+                field: "payload",
+                ..
+            })
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancel_and_expiry_end_jobs_and_refuse_late_results() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("m", 1);
+        coord
+            .register(&miner.id, miner.registration("A100", &["llama3"], 1))
+            .await?;
+        let running = coord.submit("alice", job("run"), None).await?;
+        let assigned = coord.poll(&miner.id, Duration::ZERO).await?.expect("job");
+        let canceled = coord.cancel("alice", &running.id).await?;
+        assert_eq!(canceled.state, JobState::Canceled, "{}", db.name);
+        assert!(matches!(
+            coord.cancel("alice", &running.id).await,
+            Err(Error::Conflict(_))
+        ));
+        let late = miner.result(&assigned, json!({}), 0, (clock.now() / 1_000) as u64);
+        assert!(matches!(
+            coord.complete(&miner.id, &running.id, late).await,
+            Err(Error::Conflict(_))
+        ));
+
+        let mut short = job("short");
+        short.ttl_seconds = Some(5);
+        let short = coord.submit("alice", short, None).await?;
+        clock.advance(5_000);
+        assert_eq!(coord.sweep().await?.expired, 1);
+        assert_eq!(
+            coord.client_job("alice", &short.id).await?.state,
+            JobState::Expired
+        );
+        assert!(
+            coord.poll(&miner.id, Duration::ZERO).await?.is_none(),
+            "an expired job was handed out"
+        );
+    }
+    Ok(())
+}
