@@ -8,6 +8,7 @@ mod home;
 mod live;
 mod mempool;
 mod network;
+mod receipts;
 mod search;
 mod tx;
 
@@ -21,6 +22,7 @@ pub use home::{ExplorerHome, Summary, explorer_summary};
 pub use live::{BlockRow, push_block};
 pub use mempool::MempoolPage;
 pub use network::NetworkPage;
+pub use receipts::ReceiptsPage;
 pub use search::{SearchKind, SearchPage, classify};
 pub use tx::{TxPage, check_inclusion};
 
@@ -167,11 +169,12 @@ fn Copy(#[prop(into)] text: String) -> impl IntoView {
 }
 
 /// The explorer's sections, in the order of the section bar.
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/explorer/", "Overview"),
     ("/explorer/blocks", "Blocks"),
     ("/explorer/mempool", "Mempool"),
     ("/explorer/accounts", "Accounts"),
+    ("/explorer/receipts", "Receipts"),
     ("/explorer/network", "Network"),
 ];
 

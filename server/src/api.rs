@@ -1,4 +1,4 @@
-//! The JSON API prefixes (`/api/`, `/v1/`, `/rpc/`, `/admin/`): the chain's RPC under `/rpc/`; the coordinator and exchange issues fill the others, which for now answer every route with a structured 404.
+//! The JSON API prefixes: the coordinator under `/v1/` and the same under `/api/` (the earlier `/api/x` = `/v1/x`), its admin part also under `/admin/`, and the chain's RPC under `/rpc/`.
 
 use axum::{
     Router,
@@ -25,11 +25,10 @@ pub async fn method_not_allowed(OriginalUri(uri): OriginalUri, request: Request)
 
 /// The routers mounted under the API prefixes.
 pub fn routers() -> [(&'static str, Router<AppState>); 4] {
-    let empty = || Router::new().fallback(route_not_found);
     [
-        ("/api", empty()),
-        ("/v1", empty()),
+        ("/api", crate::coordinator_api::router()),
+        ("/v1", crate::coordinator_api::router()),
         ("/rpc", crate::rpc::router()),
-        ("/admin", empty()),
+        ("/admin", crate::coordinator_api::admin_router()),
     ]
 }

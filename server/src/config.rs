@@ -52,6 +52,15 @@ pub struct Config {
     #[arg(long, env = "AITBC_NO_CHAIN")]
     pub no_chain: bool,
 
+    /// Database of the coordinator: `postgres://…` for several instances sharing one, or
+    /// `sqlite://…`. Default: a SQLite file under `<data-dir>/coordinator/`.
+    #[arg(long, env = "AITBC_COORDINATOR_DB")]
+    pub coordinator_db: Option<String>,
+
+    /// Run no coordinator (its API then answers 503).
+    #[arg(long, env = "AITBC_NO_COORDINATOR")]
+    pub no_coordinator: bool,
+
     /// Serve the APIs only, no pages: how `aitbc node run` runs a node on its own.
     #[arg(long, env = "AITBC_API_ONLY")]
     pub api_only: bool,

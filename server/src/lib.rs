@@ -3,6 +3,7 @@
 mod api;
 mod chain_node;
 mod config;
+mod coordinator_api;
 mod error;
 mod health;
 mod request_id;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub faucet: Option<Arc<rpc::Faucet>>,
     /// The last probe of the data folder, shared by `/health` calls.
     pub storage_probe: Arc<health::ProbeCache>,
+    /// The job coordinator this server runs, if any.
+    pub coordinator: Option<coordinator::Coordinator>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             node: None,
             faucet: None,
             storage_probe: Arc::default(),
+            coordinator: None,
         }
     }
 
@@ -144,9 +148,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let node = chain_node::open(&config).await?;
     let mut state = AppState::new(config);
+    let chain_id = node.as_ref().map_or_else(
+        || chain_node::DEVNET_CHAIN_ID.to_owned(),
+        |(node, _)| node.genesis().chain_id.clone(),
+    );
+    let coordinator = coordinator_api::open(&state.config, &chain_id).await?;
     let node_task = node.map(|(node, faucet_key)| {
         state = state.clone().with_node(node.clone(), faucet_key);
         tokio::spawn(node.run(std::future::pending()))
+    });
+    let sweeper = coordinator.map(|coordinator| {
+        state.coordinator = Some(coordinator.clone());
+        tokio::spawn(coordinator.run_sweeper())
     });
     let app = app(state);
     let url = format!("http://{}/", listener.local_addr()?);
@@ -176,6 +189,9 @@ pub async fn run(
     tokio::select! {
         result = serve => result.context("the HTTP server failed")?,
         () = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at the end of the grace period were cut off"),
+    }
+    if let Some(task) = sweeper {
+        task.abort();
     }
     if let Some(task) = node_task {
         // Every block is committed in one database transaction, so stopping between two is safe.

@@ -111,6 +111,9 @@ async fn lists_pages_export_and_phone_layout() -> anyhow::Result<()> {
     );
     let mempool = page(&http, &server, "/explorer/mempool").await?;
     assert!(mempool.contains("id=\"mempool-count\""));
+    // No job has been paid yet: the receipts page says so rather than showing anything.
+    let receipts = page(&http, &server, "/explorer/receipts").await?;
+    assert!(receipts.contains("id=\"receipts-empty\""));
 
     // The address's history pages: 25 on the first, the rest on the second, and a chart.
     let address_path = format!("/explorer/address/{to}");

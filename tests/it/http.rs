@@ -66,10 +66,10 @@ async fn documented_paths_answer_as_documented() -> anyhow::Result<()> {
     assert!(response.text().await?.contains("Page not found"));
 
     for path in [
-        "/api/jobs",
-        "/v1/jobs",
+        "/api/no-such-route",
+        "/v1/no-such-route",
         "/rpc/no-such-route",
-        "/admin/stats",
+        "/admin/no-such-route",
     ] {
         let response = http
             .post(server.at(path))
@@ -83,6 +83,18 @@ async fn documented_paths_answer_as_documented() -> anyhow::Result<()> {
         assert_eq!(body["error"]["status"], 404);
         assert_eq!(body["request_id"], "test-42");
     }
+    // A real route refuses a body that is not JSON with the same structured shape.
+    let response = http
+        .post(server.at("/api/jobs"))
+        .header("x-request-id", "test-43")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await?;
+    assert_eq!(body["error"]["code"], "MALFORMED_JSON", "{body}");
+    assert_eq!(body["request_id"], "test-43");
     Ok(())
 }
 

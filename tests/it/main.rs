@@ -1,6 +1,7 @@
 //! End-to-end tests: real server processes on loopback, real HTTP, a real headless Chromium.
 
 mod chain;
+mod coordinator;
 mod crash;
 mod explorer;
 mod explorer_pages;

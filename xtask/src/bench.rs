@@ -1,4 +1,4 @@
-//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process), then a load run against a release server measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run.
+//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process), then a load run against a release server that makes a block in every slot, measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run.
 
 use std::{
     io::{BufRead, BufReader},
@@ -29,8 +29,9 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         .args(["build", "--release", "-p", "tests", "--bin", "loadgen"])
         .current_dir(sh::root()))?;
     let data = std::env::temp_dir().join(format!("aitbc-bench-{}", std::process::id()));
+    // A block in every slot: the explorer is measured while the chain moves, as people see it.
     let mut server = Command::new(build.server_binary())
-        .args(["--bind", "127.0.0.1:0", "--site-root"])
+        .args(["--bind", "127.0.0.1:0", "--empty-blocks", "--site-root"])
         .arg(&build.site)
         .arg("--data-dir")
         .arg(&data)
@@ -48,6 +49,8 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         })
         .context("the server did not start")?;
     let loadgen = sh::target_dir().join("release/loadgen");
+    // A few blocks to list on the explorer's home page.
+    std::thread::sleep(std::time::Duration::from_secs(6));
     step("Loading");
     let result = ["/health", "/rpc/head", "/explorer/"]
         .iter()

@@ -132,12 +132,6 @@ impl Build {
             ])
             .arg(&target)
             .current_dir(sh::root());
-        // Erased component types: each component's view is compiled once behind a type-erased
-        // view instead of being inlined into every parent's type. A fifth smaller bundle (release,
-        // brotli) and faster builds; the HTML, and so hydration, are the same.
-        let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
-        rustflags.push_str(" --cfg erase_components");
-        cargo.env("RUSTFLAGS", rustflags.trim());
         if route == WasmRoute::Debian {
             // Debian's compiler builds std from its source; only this build sees these variables,
             // so the server and the tests keep the default toolchain.

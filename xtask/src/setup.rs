@@ -135,7 +135,7 @@ impl Setup {
         check_node()?;
         let route = self.wasm_route(&mut apt)?;
         if self.both_routes && route == WasmRoute::Rustup {
-            apt.install(&DEBIAN_WASM_PACKAGES)?;
+            install_debian_route(&mut apt)?;
         }
         if self.browser {
             apt.install(&["chromium", "fonts-dejavu-core"])?;
@@ -176,12 +176,25 @@ impl Setup {
                 "rustup cannot provide the wasm32 std; using Debian's rustc-web and its std source"
             );
         }
-        apt.install(&DEBIAN_WASM_PACKAGES)?;
+        install_debian_route(apt)?;
         if !debian_ready() {
             bail!("Debian's wasm route is incomplete after installing {DEBIAN_WASM_PACKAGES:?}");
         }
         Ok(WasmRoute::Debian)
     }
+}
+
+/// Installs Debian's wasm route. `rust-web-llvm`'s `rust-lld` is a link to the lld of its LLVM
+/// (`lld-22` today), which it only recommends: that package is installed by the link's name.
+fn install_debian_route(apt: &mut Apt) -> anyhow::Result<()> {
+    apt.install(&DEBIAN_WASM_PACKAGES)?;
+    if !Path::new(DEBIAN_RUST_LLD).exists()
+        && let Ok(target) = fs::read_link(DEBIAN_RUST_LLD)
+        && let Some(lld) = target.file_name().and_then(|n| n.to_str())
+    {
+        apt.install(&[lld])?;
+    }
+    Ok(())
 }
 
 /// Installs Debian packages, running `apt-get update` once and only when something is missing.

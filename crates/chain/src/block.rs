@@ -40,7 +40,7 @@ pub fn build(
         if bytes + len > genesis.params.max_block_bytes {
             continue;
         }
-        match state.apply(&tx, &proposer) {
+        match state.apply(&tx, &proposer, parent.height + 1) {
             Ok(()) => {
                 bytes += len;
                 included.push(tx);
@@ -143,7 +143,7 @@ pub fn verify(
     let mut state = parent_state.clone();
     for (index, tx) in block.transactions.iter().enumerate() {
         state
-            .apply(tx, &header.proposer)
+            .apply(tx, &header.proposer, header.height)
             .map_err(|reason| BlockError::BadTransaction { index, reason })?;
     }
     if state.root() != header.state_root {

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use types::{Address, Amount, Hash, SignedTransaction, TxBody};
+use types::{Address, Amount, Hash, SignedTransaction};
 
-use crate::state::{Rejection, State};
+use crate::state::{Rejection, State, spend};
 
 /// Limits of the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +80,6 @@ pub struct Mempool {
     by_sender: HashMap<Address, BTreeMap<u64, Entry>>,
     next_seq: u64,
     dropped: Vec<Hash>,
-}
-
-fn spend(tx: &SignedTransaction) -> Option<Amount> {
-    match &tx.tx.body {
-        TxBody::Transfer { amount, .. } => amount.checked_add(tx.tx.fee),
-        TxBody::Faucet { .. } | TxBody::ReceiptAnchor { .. } => Some(tx.tx.fee),
-    }
 }
 
 impl Mempool {
@@ -377,7 +370,7 @@ mod tests {
             sender: key(from).public_key(),
             nonce,
             fee: Amount(fee),
-            body: TxBody::Transfer {
+            body: types::TxBody::Transfer {
                 to: addr(99),
                 amount: Amount(1_000),
             },
@@ -483,7 +476,7 @@ mod tests {
             pool.admit(tx(1, n, 5_000), &s, 0).expect("admitted");
         }
         pool.admit(tx(2, 0, 5_000), &s, 900).expect("admitted");
-        s.apply(&tx(1, 0, 5_000), &key(9).public_key())
+        s.apply(&tx(1, 0, 5_000), &key(9).public_key(), 1)
             .expect("included elsewhere");
         pool.revalidate(&s);
         assert_eq!(pool.len(), 3);

@@ -585,7 +585,13 @@ impl Node {
         let admitted = {
             let mut chain = shared.chain.lock().await;
             let chain = &mut *chain;
-            match chain.mempool.admit(tx.clone(), &chain.state, now) {
+            // An escrow that is taken, empty or not yet expired now is refused at once; what
+            // changes before the next block is caught when the block is built.
+            let escrow = chain
+                .state
+                .check_escrow(&tx, chain.head.header.height + 1)
+                .map_err(PoolError::from);
+            match escrow.and_then(|()| chain.mempool.admit(tx.clone(), &chain.state, now)) {
                 Ok(admitted) => admitted,
                 Err(error) => {
                     Metrics::count(&shared.metrics.rejected_txs, error.code());

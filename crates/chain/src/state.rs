@@ -45,8 +45,22 @@ pub enum Rejection {
     FaucetNotAllowed { max: Amount },
     #[error("the amount must be greater than zero")]
     ZeroAmount,
-    #[error("a receipt anchor names a job id of 1 to 128 bytes")]
+    #[error("a job id is 1 to 128 bytes")]
     BadJobId,
+    #[error("an escrow is locked by its own client")]
+    NotEscrowClient,
+    #[error("only the escrow's coordinator may release it")]
+    NotCoordinator,
+    #[error("only the escrow's coordinator or its client may refund it")]
+    NotEscrowParty,
+    #[error("this escrow already holds money")]
+    EscrowInUse,
+    #[error("there is no money in this escrow")]
+    NoEscrow,
+    #[error("the escrow holds {held}; the miner's share and the fee add up to more")]
+    ShareExceedsEscrow { held: Amount },
+    #[error("the client may refund the escrow from height {expiry_height} on")]
+    EscrowNotExpired { expiry_height: u64 },
     #[error("the balance would overflow")]
     Overflow,
 }
@@ -65,8 +79,36 @@ impl Rejection {
             Rejection::FaucetNotAllowed { .. } => "faucet_not_allowed",
             Rejection::ZeroAmount => "zero_amount",
             Rejection::BadJobId => "bad_job_id",
+            Rejection::NotEscrowClient => "not_escrow_client",
+            Rejection::NotCoordinator => "not_coordinator",
+            Rejection::NotEscrowParty => "not_escrow_party",
+            Rejection::EscrowInUse => "escrow_in_use",
+            Rejection::NoEscrow => "no_escrow",
+            Rejection::ShareExceedsEscrow { .. } => "share_exceeds_escrow",
+            Rejection::EscrowNotExpired { .. } => "escrow_not_expired",
             Rejection::Overflow => "overflow",
         }
+    }
+}
+
+fn check_job_id(job_id: &str) -> Result<(), Rejection> {
+    if job_id.is_empty() || job_id.len() > types::tx::MAX_JOB_ID_LEN {
+        return Err(Rejection::BadJobId);
+    }
+    Ok(())
+}
+
+/// What `tx` takes from its sender: the fee, plus the amount of a transfer or escrow lock.
+/// `None` on overflow.
+pub fn spend(tx: &SignedTransaction) -> Option<Amount> {
+    match &tx.tx.body {
+        TxBody::Transfer { amount, .. } | TxBody::EscrowLock { amount, .. } => {
+            amount.checked_add(tx.tx.fee)
+        }
+        TxBody::Faucet { .. }
+        | TxBody::ReceiptAnchor { .. }
+        | TxBody::EscrowRelease { .. }
+        | TxBody::EscrowRefund { .. } => Some(tx.tx.fee),
     }
 }
 
@@ -200,8 +242,36 @@ impl State {
                 }
             }
             TxBody::ReceiptAnchor { job_id, .. } => {
-                if job_id.is_empty() || job_id.len() > types::tx::MAX_JOB_ID_LEN {
-                    return Err(Rejection::BadJobId);
+                check_job_id(job_id)?;
+                if tx.tx.fee < required {
+                    return Err(fee_too_low());
+                }
+            }
+            TxBody::EscrowLock { terms, amount } => {
+                check_job_id(&terms.job_id)?;
+                if terms.client != tx.tx.sender_address() {
+                    return Err(Rejection::NotEscrowClient);
+                }
+                if amount.0 == 0 {
+                    return Err(Rejection::ZeroAmount);
+                }
+                if tx.tx.fee < required {
+                    return Err(fee_too_low());
+                }
+            }
+            TxBody::EscrowRelease { terms, .. } => {
+                check_job_id(&terms.job_id)?;
+                if terms.coordinator != tx.tx.sender {
+                    return Err(Rejection::NotCoordinator);
+                }
+                if tx.tx.fee < required {
+                    return Err(fee_too_low());
+                }
+            }
+            TxBody::EscrowRefund { terms } => {
+                check_job_id(&terms.job_id)?;
+                if terms.coordinator != tx.tx.sender && terms.client != tx.tx.sender_address() {
+                    return Err(Rejection::NotEscrowParty);
                 }
                 if tx.tx.fee < required {
                     return Err(fee_too_low());
@@ -224,8 +294,51 @@ impl State {
         Ok(())
     }
 
-    /// Checks `tx` against this state (after [`State::check_standalone`]) without changing it.
-    pub fn check(&self, tx: &SignedTransaction) -> Result<(), Rejection> {
+    /// What an escrow transaction needs of the escrow in this state, for a block at `height`:
+    /// a lock an empty escrow, a release enough in it, a client's refund the expiry height.
+    /// Other transactions pass.
+    pub fn check_escrow(&self, tx: &SignedTransaction, height: u64) -> Result<(), Rejection> {
+        match &tx.tx.body {
+            TxBody::EscrowLock { terms, .. } => {
+                if self.account(&terms.address()).balance.0 > 0 {
+                    return Err(Rejection::EscrowInUse);
+                }
+            }
+            TxBody::EscrowRelease {
+                terms,
+                miner_amount,
+                fee_amount,
+                ..
+            } => {
+                let held = self.account(&terms.address()).balance;
+                if held.0 == 0 {
+                    return Err(Rejection::NoEscrow);
+                }
+                let paid = miner_amount
+                    .checked_add(*fee_amount)
+                    .ok_or(Rejection::Overflow)?;
+                if paid > held {
+                    return Err(Rejection::ShareExceedsEscrow { held });
+                }
+            }
+            TxBody::EscrowRefund { terms } => {
+                if self.account(&terms.address()).balance.0 == 0 {
+                    return Err(Rejection::NoEscrow);
+                }
+                if terms.coordinator != tx.tx.sender && height < terms.expiry_height {
+                    return Err(Rejection::EscrowNotExpired {
+                        expiry_height: terms.expiry_height,
+                    });
+                }
+            }
+            TxBody::Transfer { .. } | TxBody::ReceiptAnchor { .. } | TxBody::Faucet { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Checks `tx` against this state (after [`State::check_standalone`]) without changing it,
+    /// for a block at `height`.
+    pub fn check(&self, tx: &SignedTransaction, height: u64) -> Result<(), Rejection> {
         let sender = self.account(&tx.tx.sender_address());
         if tx.tx.nonce < sender.nonce {
             return Err(Rejection::StaleNonce {
@@ -239,11 +352,8 @@ impl State {
                 got: tx.tx.nonce,
             });
         }
-        let spent = match &tx.tx.body {
-            TxBody::Transfer { amount, .. } => *amount,
-            TxBody::Faucet { .. } | TxBody::ReceiptAnchor { .. } => Amount::ZERO,
-        };
-        let needed = spent.checked_add(tx.tx.fee).ok_or(Rejection::Overflow)?;
+        self.check_escrow(tx, height)?;
+        let needed = spend(tx).ok_or(Rejection::Overflow)?;
         if sender.balance < needed {
             return Err(Rejection::InsufficientFunds {
                 balance: sender.balance,
@@ -253,28 +363,64 @@ impl State {
         Ok(())
     }
 
-    /// Applies `tx`, paying its fee to `proposer`. On error nothing changes.
-    pub fn apply(&mut self, tx: &SignedTransaction, proposer: &PublicKey) -> Result<(), Rejection> {
-        self.check(tx)?;
+    /// Applies `tx` in a block at `height`, paying its fee to `proposer`. On error nothing
+    /// changes.
+    pub fn apply(
+        &mut self,
+        tx: &SignedTransaction,
+        proposer: &PublicKey,
+        height: u64,
+    ) -> Result<(), Rejection> {
+        self.check(tx, height)?;
         let from = tx.tx.sender_address();
         let fee_to = Address::of(proposer);
-        let (to, amount, minted) = match &tx.tx.body {
-            TxBody::Transfer { to, amount } => (Some(*to), *amount, false),
-            TxBody::Faucet { to, amount } => (Some(*to), *amount, true),
-            TxBody::ReceiptAnchor { .. } => (None, Amount::ZERO, false),
-        };
+        // Who gets what besides the proposer's fee; an emptied escrow is removed.
+        let mut credits: Vec<(Address, Amount)> = Vec::new();
+        let mut emptied = None;
+        match &tx.tx.body {
+            TxBody::Transfer { to, amount } | TxBody::Faucet { to, amount } => {
+                credits.push((*to, *amount));
+            }
+            TxBody::EscrowLock { terms, amount } => credits.push((terms.address(), *amount)),
+            TxBody::EscrowRelease {
+                terms,
+                miner,
+                miner_amount,
+                fee_amount,
+                ..
+            } => {
+                let held = self.account(&terms.address()).balance;
+                let rest = held
+                    .checked_sub(*miner_amount)
+                    .and_then(|r| r.checked_sub(*fee_amount))
+                    .ok_or(Rejection::Overflow)?;
+                credits.extend([
+                    (*miner, *miner_amount),
+                    (from, *fee_amount),
+                    (terms.client, rest),
+                ]);
+                emptied = Some(terms.address());
+            }
+            TxBody::EscrowRefund { terms } => {
+                credits.push((terms.client, self.account(&terms.address()).balance));
+                emptied = Some(terms.address());
+            }
+            TxBody::ReceiptAnchor { .. } => {}
+        }
         // Compute every new balance first, so an overflow leaves the state untouched.
         let mut sender = self.account(&from);
         sender.balance = sender
             .balance
             .checked_sub(tx.tx.fee)
             .ok_or(Rejection::Overflow)?;
-        if !minted {
-            sender.balance = sender
-                .balance
-                .checked_sub(amount)
-                .ok_or(Rejection::Overflow)?;
-        }
+        let spent = match &tx.tx.body {
+            TxBody::Transfer { amount, .. } | TxBody::EscrowLock { amount, .. } => *amount,
+            _ => Amount::ZERO,
+        };
+        sender.balance = sender
+            .balance
+            .checked_sub(spent)
+            .ok_or(Rejection::Overflow)?;
         sender.nonce += 1;
         let mut updates = BTreeMap::from([(from, sender)]);
         let credit = |address: Address, value: Amount, updates: &mut BTreeMap<Address, Account>| {
@@ -289,12 +435,15 @@ impl State {
             updates.insert(address, account);
             Ok::<(), Rejection>(())
         };
-        if let Some(to) = to {
+        for (to, amount) in credits {
             credit(to, amount, &mut updates)?;
         }
         credit(fee_to, tx.tx.fee, &mut updates)?;
         self.root = Default::default();
         self.accounts.extend(updates);
+        if let Some(escrow) = emptied {
+            self.accounts.remove(&escrow);
+        }
         Ok(())
     }
 }
@@ -349,7 +498,7 @@ mod tests {
         let proposer = key(9).public_key();
         let tx = transfer(1, 0, 2, 1_000_000, 5_000);
         State::check_standalone(&tx, &g).expect("valid");
-        state.apply(&tx, &proposer).expect("applies");
+        state.apply(&tx, &proposer, 1).expect("applies");
         assert_eq!(
             state.account(&addr(1)),
             Account {
@@ -389,15 +538,15 @@ mod tests {
             (transfer(3, 0, 2, 1, 5_000), "insufficient_funds"),
         ];
         for (tx, code) in stateful {
-            assert_eq!(state.check(&tx).map_err(|r| r.code()), Err(code));
+            assert_eq!(state.check(&tx, 1).map_err(|r| r.code()), Err(code));
         }
         let mut state = state;
         state
-            .apply(&transfer(1, 0, 2, 1, 5_000), &key(9).public_key())
+            .apply(&transfer(1, 0, 2, 1, 5_000), &key(9).public_key(), 1)
             .expect("first");
         assert_eq!(
             state
-                .check(&transfer(1, 0, 2, 1, 5_000))
+                .check(&transfer(1, 0, 2, 1, 5_000), 1)
                 .map_err(|r| r.code()),
             Err("stale_nonce")
         );
@@ -430,7 +579,7 @@ mod tests {
         );
         let mut state = g.initial_state();
         state
-            .apply(&mint(0xfa, 5_000_000), &key(9).public_key())
+            .apply(&mint(0xfa, 5_000_000), &key(9).public_key(), 1)
             .expect("mint");
         assert_eq!(state.account(&addr(4)).balance, Amount(5_000_000));
         assert_eq!(
@@ -470,7 +619,7 @@ mod tests {
         );
         let tx = anchor("job-1", 5_000);
         State::check_standalone(&tx, &g).expect("valid");
-        state.apply(&tx, &key(9).public_key()).expect("applies");
+        state.apply(&tx, &key(9).public_key(), 1).expect("applies");
         assert_eq!(
             state.account(&addr(1)),
             Account {
@@ -491,6 +640,7 @@ mod tests {
                 .apply(
                     &transfer(1, n, 10 + n as u8, 1_000, 5_000),
                     &key(9).public_key(),
+                    1,
                 )
                 .expect("apply");
         }
@@ -508,5 +658,171 @@ mod tests {
             );
         }
         assert!(state.proof(&addr(200)).is_none());
+    }
+
+    fn escrow_tx(from: u8, nonce: u64, body: TxBody) -> SignedTransaction {
+        Transaction {
+            chain_id: "test".into(),
+            sender: key(from).public_key(),
+            nonce,
+            fee: Amount(5_000),
+            body,
+        }
+        .sign(&key(from))
+    }
+
+    fn terms(expiry_height: u64) -> types::tx::EscrowTerms {
+        types::tx::EscrowTerms {
+            client: addr(1),
+            job_id: "job-1".into(),
+            coordinator: key(7).public_key(),
+            expiry_height,
+        }
+    }
+
+    #[test]
+    fn an_escrow_locks_then_pays_miner_coordinator_and_client_once() {
+        let g = genesis();
+        let mut state = g.initial_state();
+        let proposer = key(9).public_key();
+        let lock = escrow_tx(
+            1,
+            0,
+            TxBody::EscrowLock {
+                terms: terms(100),
+                amount: Amount(1_000_000),
+            },
+        );
+        State::check_standalone(&lock, &g).expect("valid");
+        state.apply(&lock, &proposer, 1).expect("locks");
+        let escrow = terms(100).address();
+        assert_eq!(state.account(&escrow).balance, Amount(1_000_000));
+        assert_eq!(state.supply(), g.supply(), "locked money is still money");
+        // A second lock of the same escrow is refused.
+        let again = escrow_tx(
+            1,
+            1,
+            TxBody::EscrowLock {
+                terms: terms(100),
+                amount: Amount(1),
+            },
+        );
+        assert_eq!(
+            state.check(&again, 2).map_err(|r| r.code()),
+            Err("escrow_in_use")
+        );
+        let release = |from: u8, miner_amount: u64, fee: u64| {
+            escrow_tx(
+                from,
+                0,
+                TxBody::EscrowRelease {
+                    terms: terms(100),
+                    receipt_hash: types::Hash([3; 32]),
+                    miner: addr(4),
+                    miner_amount: Amount(miner_amount),
+                    fee_amount: Amount(fee),
+                },
+            )
+        };
+        // Only the coordinator releases, and never more than the escrow holds.
+        assert_eq!(
+            State::check_standalone(&release(1, 1, 0), &g).map_err(|r| r.code()),
+            Err("not_coordinator")
+        );
+        state
+            .apply(&transfer(1, 1, 7, 100_000, 5_000), &proposer, 2)
+            .expect("funds the coordinator's fees");
+        assert_eq!(
+            state
+                .check(&release(7, 990_000, 20_000), 3)
+                .map_err(|r| r.code()),
+            Err("share_exceeds_escrow")
+        );
+        let coordinator_before = state.account(&addr(7)).balance;
+        let client_before = state.account(&addr(1)).balance;
+        state
+            .apply(&release(7, 600_000, 50_000), &proposer, 3)
+            .expect("releases");
+        assert_eq!(state.account(&addr(4)).balance, Amount(600_000));
+        assert_eq!(
+            state.account(&addr(7)).balance,
+            Amount(coordinator_before.0 + 50_000 - 5_000)
+        );
+        assert_eq!(
+            state.account(&addr(1)).balance,
+            Amount(client_before.0 + 350_000)
+        );
+        assert_eq!(state.get(&escrow), None, "a settled escrow is gone");
+        assert_eq!(state.supply(), g.supply());
+        // Paying twice is impossible: the escrow is empty.
+        let twice = escrow_tx(
+            7,
+            1,
+            TxBody::EscrowRelease {
+                terms: terms(100),
+                receipt_hash: types::Hash([3; 32]),
+                miner: addr(4),
+                miner_amount: Amount(1),
+                fee_amount: Amount(0),
+            },
+        );
+        assert_eq!(
+            state.check(&twice, 4).map_err(|r| r.code()),
+            Err("no_escrow")
+        );
+    }
+
+    #[test]
+    fn refunds_come_from_the_coordinator_or_after_expiry_from_the_client() {
+        let g = genesis();
+        let mut state = g.initial_state();
+        let proposer = key(9).public_key();
+        state
+            .apply(
+                &escrow_tx(
+                    1,
+                    0,
+                    TxBody::EscrowLock {
+                        terms: terms(10),
+                        amount: Amount(2_000_000),
+                    },
+                ),
+                &proposer,
+                1,
+            )
+            .expect("locks");
+        let balance = state.account(&addr(1)).balance;
+        let refund = escrow_tx(1, 1, TxBody::EscrowRefund { terms: terms(10) });
+        assert_eq!(
+            state.check(&refund, 9).map_err(|r| r.code()),
+            Err("escrow_not_expired")
+        );
+        let stranger = escrow_tx(2, 0, TxBody::EscrowRefund { terms: terms(10) });
+        assert_eq!(
+            State::check_standalone(&stranger, &g).map_err(|r| r.code()),
+            Err("not_escrow_party")
+        );
+        state
+            .apply(&refund, &proposer, 10)
+            .expect("refunds at the expiry height");
+        assert_eq!(
+            state.account(&addr(1)).balance,
+            Amount(balance.0 + 2_000_000 - 5_000)
+        );
+        assert_eq!(state.get(&terms(10).address()), None);
+        assert_eq!(state.supply(), g.supply());
+        // Someone else's escrow cannot be locked in the client's name.
+        let forged = escrow_tx(
+            2,
+            0,
+            TxBody::EscrowLock {
+                terms: terms(10),
+                amount: Amount(1),
+            },
+        );
+        assert_eq!(
+            State::check_standalone(&forged, &g).map_err(|r| r.code()),
+            Err("not_escrow_client")
+        );
     }
 }

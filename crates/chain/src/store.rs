@@ -766,7 +766,7 @@ impl BlockChanges {
         let mut touched = BTreeSet::from([Address::of(&block.header.proposer)]);
         for tx in &block.transactions {
             touched.insert(tx.tx.sender_address());
-            touched.extend(tx.tx.body.recipient());
+            touched.extend(tx.tx.body.credited());
         }
         let accounts = touched
             .into_iter()
@@ -890,11 +890,19 @@ async fn insert_block(
         delete.build().execute(&mut *db).await?;
     }
     for (idx, tx) in block.transactions.iter().enumerate() {
-        if let TxBody::ReceiptAnchor {
-            receipt_hash,
-            job_id,
-        } = &tx.tx.body
-        {
+        let anchored = match &tx.tx.body {
+            TxBody::ReceiptAnchor {
+                receipt_hash,
+                job_id,
+            } => Some((receipt_hash, job_id)),
+            TxBody::EscrowRelease {
+                receipt_hash,
+                terms,
+                ..
+            } => Some((receipt_hash, &terms.job_id)),
+            _ => None,
+        };
+        if let Some((receipt_hash, job_id)) = anchored {
             sqlx::query(
                 "INSERT INTO receipts (tx_hash, receipt_hash, job_id, block_height, idx, anchored_by) VALUES (?, ?, ?, ?, ?, ?)",
             )

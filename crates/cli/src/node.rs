@@ -58,6 +58,9 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         peers,
         empty_blocks,
         no_chain: false,
+        // A chain node on its own runs no coordinator.
+        coordinator_db: None,
+        no_coordinator: true,
         api_only: true,
     }
     .validated()?;

@@ -18,6 +18,7 @@ use chain::Node;
 
 pub use faucet::Faucet;
 pub use node::metrics;
+pub use views::rfc3339;
 
 use crate::{ApiError, AppState};
 

@@ -108,6 +108,17 @@ impl TxView {
                 Some(receipt_hash.to_hex()),
                 Some(job_id.clone()),
             ),
+            TxBody::EscrowLock { terms, .. } => ("escrow_lock", None, Some(terms.job_id.clone())),
+            TxBody::EscrowRelease {
+                terms,
+                receipt_hash,
+                ..
+            } => (
+                "escrow_release",
+                Some(receipt_hash.to_hex()),
+                Some(terms.job_id.clone()),
+            ),
+            TxBody::EscrowRefund { terms } => ("escrow_refund", None, Some(terms.job_id.clone())),
         };
         TxView {
             tx_hash: tx.hash().to_hex(),

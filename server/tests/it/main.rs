@@ -22,6 +22,8 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         peers: Vec::new(),
         empty_blocks: false,
         no_chain: true,
+        coordinator_db: None,
+        no_coordinator: true,
         api_only: false,
     }
 }

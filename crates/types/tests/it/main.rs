@@ -54,6 +54,50 @@ fn computed() -> Value {
     };
     let txs = vec![transfer.sign(&key(1)), faucet.sign(&key(0xff))];
     let anchors = [anchor.sign(&key(1))];
+    let terms = types::tx::EscrowTerms {
+        client: Address::of(&key(1).public_key()),
+        job_id: "job-42".into(),
+        coordinator: key(0x42).public_key(),
+        expiry_height: 1_000,
+    };
+    let escrow_tx = |sender: u8, nonce: u64, body: TxBody| {
+        Transaction {
+            chain_id: "aitbc-devnet".into(),
+            sender: key(sender).public_key(),
+            nonce,
+            fee: Amount(3_000),
+            body,
+        }
+        .sign(&key(sender))
+    };
+    let escrows = [
+        escrow_tx(
+            1,
+            9,
+            TxBody::EscrowLock {
+                terms: terms.clone(),
+                amount: Amount(5_000_000),
+            },
+        ),
+        escrow_tx(
+            0x42,
+            0,
+            TxBody::EscrowRelease {
+                terms: terms.clone(),
+                receipt_hash: Hash::of(&[b"receipt"]),
+                miner: Address::of(&key(2).public_key()),
+                miner_amount: Amount(4_000_000),
+                fee_amount: Amount(250_000),
+            },
+        ),
+        escrow_tx(
+            1,
+            10,
+            TxBody::EscrowRefund {
+                terms: terms.clone(),
+            },
+        ),
+    ];
     let tx_vectors: Vec<Value> = txs
         .iter()
         .map(|tx| {
@@ -81,6 +125,13 @@ fn computed() -> Value {
         "keys": keys,
         "transactions": tx_vectors,
         "receipt_anchors": anchors.iter().map(|tx| json!({
+            "json": serde_json::to_value(tx).expect("json"),
+            "signing_bytes": hex::encode(tx.tx.signing_bytes()),
+            "signature": tx.signature.to_hex(),
+            "hash": tx.hash().to_hex(),
+        })).collect::<Vec<_>>(),
+        "escrow_address": terms.address().to_string(),
+        "escrows": escrows.iter().map(|tx| json!({
             "json": serde_json::to_value(tx).expect("json"),
             "signing_bytes": hex::encode(tx.tx.signing_bytes()),
             "signature": tx.signature.to_hex(),
@@ -120,7 +171,9 @@ fn committed_vectors_verify_and_round_trip() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors.json");
     let vectors: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("vectors.json")).expect("json");
-    for tx in vectors["transactions"].as_array().expect("array") {
+    let transactions = vectors["transactions"].as_array().expect("array");
+    let escrows = vectors["escrows"].as_array().expect("array");
+    for tx in transactions.iter().chain(escrows) {
         let parsed: types::SignedTransaction =
             serde_json::from_value(tx["json"].clone()).expect("parse tx");
         assert_eq!(parsed.hash().to_hex(), tx["hash"]);

@@ -1,0 +1,203 @@
+//! The coordinator's HTTP API (`/v1/…`, the same under `/api/…`, and the admin part also under `/admin/…`): the earlier routes and field names, each checked against the caller's API key and role, with errors in the shared structured shape.
+
+mod admin;
+mod jobs;
+mod miners;
+
+use std::path::Path;
+
+use anyhow::Context;
+use axum::{
+    Router,
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+};
+use coordinator::{ApiKey, Coordinator, Role};
+
+use crate::{ApiError, AppState, Config, error::FieldError};
+
+/// The coordinator behind the API, or a 503 when this server runs none.
+fn coordinator_of(state: &AppState) -> Result<&Coordinator, ApiError> {
+    state.coordinator.as_ref().ok_or_else(|| {
+        ApiError::refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_coordinator",
+            "this server runs no coordinator",
+        )
+    })
+}
+
+/// The key the request presents in `X-Api-Key`, if it is live and has `role`.
+async fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<ApiKey, ApiError> {
+    let coordinator = coordinator_of(state)?;
+    let secret = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::refused(
+                StatusCode::UNAUTHORIZED,
+                "missing_api_key",
+                "send your API key in the X-Api-Key header",
+            )
+        })?;
+    let key = coordinator::keys::authenticate(coordinator.store(), secret)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            ApiError::refused(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "invalid api key",
+            )
+        })?;
+    if key.role != role {
+        return Err(ApiError::refused(
+            StatusCode::FORBIDDEN,
+            "wrong_role",
+            format!("this route needs a {} key", role.as_str()),
+        ));
+    }
+    Ok(key)
+}
+
+fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::Internal(anyhow::Error::new(error))
+}
+
+impl From<coordinator::Error> for ApiError {
+    fn from(error: coordinator::Error) -> Self {
+        match error {
+            coordinator::Error::NotFound(what) => ApiError::NotFound(what),
+            coordinator::Error::Conflict(message) => {
+                ApiError::refused(StatusCode::CONFLICT, "conflict", message)
+            }
+            coordinator::Error::Invalid { field, message } => {
+                ApiError::Validation(vec![FieldError {
+                    field: field.into(),
+                    message,
+                    code: "invalid".into(),
+                }])
+            }
+            coordinator::Error::TooEarly => ApiError::refused(
+                StatusCode::TOO_EARLY,
+                "too_early",
+                "the job has not finished yet",
+            ),
+            coordinator::Error::Store(error) => internal(error),
+        }
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339.
+fn time(ms: i64) -> String {
+    crate::rpc::rfc3339(u64::try_from(ms).unwrap_or(0))
+}
+
+/// The routes of `/v1` (and `/api`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(jobs::health))
+        .route("/jobs", post(jobs::submit))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/result", get(jobs::result))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/receipt", get(jobs::receipt))
+        .route("/jobs/{id}/receipts", get(jobs::receipts))
+        .route("/receipts/verify", post(jobs::verify_receipt))
+        .route("/miners/register", post(miners::register))
+        .route("/miners/heartbeat", post(miners::heartbeat))
+        .route("/miners/poll", post(miners::poll))
+        .route("/miners/{job_id}/result", post(miners::result))
+        .route("/miners/{job_id}/fail", post(miners::fail))
+        .route("/miners/{job_id}/progress", post(miners::progress))
+        .nest("/admin", admin_router())
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .fallback(crate::api::route_not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+}
+
+/// The admin routes, under `/v1/admin` and `/admin`.
+pub fn admin_router() -> Router<AppState> {
+    Router::new()
+        .route("/stats", get(admin::stats))
+        .route("/jobs", get(admin::jobs))
+        .route("/miners", get(admin::miners))
+        .route("/miners/{id}/deactivate", post(admin::deactivate))
+        .route("/miners/{id}/activate", post(admin::activate))
+        .route("/keys", get(admin::keys).post(admin::create_key))
+        .route("/keys/{id}/rotate", post(admin::rotate_key))
+        .route("/keys/{id}/revoke", post(admin::revoke_key))
+        .fallback(crate::api::route_not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+}
+
+/// Job payloads and results are JSON of at most this size.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Opens the coordinator of `config` (its database, its attestation key) and, on the first
+/// start, issues an admin key into `<data-dir>/coordinator/admin.key`.
+pub async fn open(config: &Config, chain_id: &str) -> anyhow::Result<Option<Coordinator>> {
+    if config.no_coordinator {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("coordinator");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let url = match &config.coordinator_db {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}?mode=rwc", dir.join("coordinator.db").display()),
+    };
+    let store = coordinator::Store::open(&url)
+        .await
+        .context("cannot open the coordinator database")?;
+    let key = attestation_key(&dir.join("coordinator.key"))?;
+    let coordinator = Coordinator::new(
+        store,
+        coordinator::Config {
+            chain_id: chain_id.to_owned(),
+            ..coordinator::Config::default()
+        },
+        key,
+    );
+    bootstrap_admin(&coordinator, &dir.join("admin.key")).await?;
+    Ok(Some(coordinator))
+}
+
+fn attestation_key(path: &Path) -> anyhow::Result<types::SecretKey> {
+    if !path.exists() {
+        chain::keyfile::write(path, &chain::keyfile::generate())?;
+        tracing::info!(path = %path.display(), "created the coordinator's receipt attestation key");
+    }
+    Ok(chain::keyfile::read(path)?)
+}
+
+/// Without any admin key nobody could manage the others: the first start issues one and writes
+/// its secret to a file only the owner can read.
+async fn bootstrap_admin(coordinator: &Coordinator, path: &Path) -> anyhow::Result<()> {
+    let store = coordinator.store();
+    let keys = store.keys().await?;
+    if keys
+        .iter()
+        .any(|k| k.role == Role::Admin && k.revoked_at.is_none())
+    {
+        return Ok(());
+    }
+    let issued =
+        coordinator::keys::issue(store, Role::Admin, "admin", coordinator::system_now()).await?;
+    write_secret(path, &issued.secret)?;
+    tracing::info!(path = %path.display(), "issued the first admin API key");
+    Ok(())
+}
+
+/// Writes `secret` to `path`, readable by the owner only.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}

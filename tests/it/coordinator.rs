@@ -1,0 +1,290 @@
+//! The coordinator over HTTP in a real server process: keys issued by the admin, a miner and a client speaking the earlier routes (under `/v1` and `/api`), a receipt signed by the miner and attested by the coordinator, callers refused by key and role with structured errors, and acknowledged jobs surviving a SIGKILL.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{Options, Server, Site};
+use types::{
+    SecretKey,
+    receipt::{JobReceipt, sign, value_hash},
+};
+
+/// The admin key the server wrote on its first start.
+fn admin_key(server: &Server) -> anyhow::Result<String> {
+    Ok(
+        std::fs::read_to_string(server.data_dir().join("coordinator/admin.key"))?
+            .trim()
+            .to_owned(),
+    )
+}
+
+async fn issue(
+    http: &reqwest::Client,
+    server: &Server,
+    role: &str,
+    identity: &str,
+) -> anyhow::Result<String> {
+    let response = http
+        .post(server.at("/admin/keys"))
+        .header("x-api-key", admin_key(server)?)
+        .json(&json!({ "role": role, "identity": identity }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == StatusCode::CREATED,
+        "{}",
+        response.text().await?
+    );
+    let body: Value = response.json().await?;
+    Ok(body["secret"].as_str().expect("secret").to_owned())
+}
+
+/// Signs the receipt of `job` as the miner with `key` would.
+fn receipt_for(job: &Value, miner: &str, key: &SecretKey, result: &Value, units_ms: u64) -> Value {
+    let claim = JobReceipt {
+        receipt_id: hex::encode(rand::random::<[u8; 16]>()),
+        job_id: job["job_id"].as_str().expect("id").into(),
+        provider: miner.into(),
+        client: job["client"].as_str().expect("client").into(),
+        units_ms,
+        unit_price: job["unit_price"].as_u64().expect("price"),
+        started_at: job["started_at"].as_u64().expect("started"),
+        completed_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+        result_hash: value_hash(result),
+        chain_id: job["chain_id"].as_str().expect("chain").into(),
+    };
+    let mut receipt = claim.payload();
+    receipt["signature"] = serde_json::to_value(sign(&receipt, key)).expect("json");
+    receipt
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = reqwest::Client::new();
+    let client_key = issue(&http, &server, "client", "alice").await?;
+    let miner_key = issue(&http, &server, "miner", "miner-1").await?;
+    let signer = SecretKey::from_seed(&[5; 32]);
+
+    // Who may call what.
+    let anonymous = http
+        .post(server.at("/v1/jobs"))
+        .json(&json!({"payload": {}}))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = anonymous.json().await?;
+    assert_eq!(body["error"]["code"], "MISSING_API_KEY");
+    assert!(body["request_id"].is_string());
+    let wrong_role = http
+        .post(server.at("/v1/jobs"))
+        .header("x-api-key", &miner_key)
+        .json(&json!({"payload": {}}))
+        .send()
+        .await?;
+    assert_eq!(wrong_role.status(), StatusCode::FORBIDDEN);
+    let bogus = http
+        .get(server.at("/admin/stats"))
+        .header("x-api-key", "aitbc_admin_guess")
+        .send()
+        .await?;
+    assert_eq!(bogus.status(), StatusCode::UNAUTHORIZED);
+
+    let registered: Value = http
+        .post(server.at("/v1/miners/register"))
+        .header("x-api-key", &miner_key)
+        .json(&json!({
+            "capabilities": {"gpus": [{"name": "RTX 4090", "memory_mb": 24564}], "models": ["llama3"], "price_per_unit": 10_000},
+            "concurrency": 1,
+            "public_key": signer.public_key().to_hex(),
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(registered["status"], "ok");
+
+    // A long poll waiting before the job exists gets it as soon as it is submitted.
+    let poll = {
+        let http = http.clone();
+        let url = server.at("/v1/miners/poll");
+        let key = miner_key.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .header("x-api-key", key)
+                .json(&json!({"max_wait_seconds": 10}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let submitted = http
+        .post(server.at("/api/jobs"))
+        .header("x-api-key", &client_key)
+        .header("idempotency-key", "order-1")
+        .json(&json!({"payload": {"type": "inference", "prompt": "hi", "model": "llama3"}, "constraints": {"models": ["llama3"]}}))
+        .send()
+        .await?;
+    assert_eq!(submitted.status(), StatusCode::CREATED);
+    let job: Value = submitted.json().await?;
+    let job_id = job["job_id"].as_str().expect("job id").to_owned();
+    assert_eq!(job["state"], "QUEUED");
+    let polled = poll.await??;
+    assert_eq!(polled.status(), StatusCode::OK);
+    let assigned: Value = polled.json().await?;
+    assert_eq!(assigned["job_id"], job_id.as_str());
+
+    let early = http
+        .get(server.at(&format!("/v1/jobs/{job_id}/result")))
+        .header("x-api-key", &client_key)
+        .send()
+        .await?;
+    assert_eq!(early.status(), StatusCode::TOO_EARLY);
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let result = json!({"text": "hello"});
+    let receipt = receipt_for(&assigned, "miner-1", &signer, &result, 1_000);
+    let done = http
+        .post(server.at(&format!("/v1/miners/{job_id}/result")))
+        .header("x-api-key", &miner_key)
+        .json(&json!({"result": result, "metrics": {"duration_ms": 1000}, "receipt": receipt}))
+        .send()
+        .await?;
+    assert_eq!(done.status(), StatusCode::OK, "{}", done.text().await?);
+
+    let finished: Value = http
+        .get(server.at(&format!("/v1/jobs/{job_id}/result")))
+        .header("x-api-key", &client_key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(finished["state"], "COMPLETED");
+    assert_eq!(finished["result"]["text"], "hello");
+    assert_eq!(finished["receipt"]["price_base_units"], 10_000);
+    let check: Value = http
+        .post(server.at("/v1/receipts/verify"))
+        .json(&finished["receipt"])
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(check["verified"], true, "{check}");
+    assert_eq!(check["attestations"], json!([true]));
+    let mut forged = finished["receipt"].clone();
+    forged["price_base_units"] = json!(1_000_000);
+    let check: Value = http
+        .post(server.at("/v1/receipts/verify"))
+        .json(&forged)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(check["verified"], false);
+
+    // The same submission again is the same job; another client cannot see it.
+    let again: Value = http
+        .post(server.at("/v1/jobs"))
+        .header("x-api-key", &client_key)
+        .header("idempotency-key", "order-1")
+        .json(&json!({"payload": {"type": "inference", "prompt": "hi", "model": "llama3"}, "constraints": {"models": ["llama3"]}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(again["job_id"], job_id.as_str());
+    let bob = issue(&http, &server, "client", "bob").await?;
+    let hidden = http
+        .get(server.at(&format!("/v1/jobs/{job_id}")))
+        .header("x-api-key", &bob)
+        .send()
+        .await?;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
+    // Malformed input gets a structured 4xx naming the problem.
+    let bad = http
+        .post(server.at("/v1/jobs"))
+        .header("x-api-key", &client_key)
+        .json(&json!({"payload": {}, "constraints": {"gpus": "typo"}}))
+        .send()
+        .await?;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let stats: Value = http
+        .get(server.at("/admin/stats"))
+        .header("x-api-key", admin_key(&server)?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(stats["total_jobs"], 1);
+    assert_eq!(stats["online_miners"], 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_jobs_survive_a_sigkill() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let port = tests::free_port()?;
+    let options = || Options {
+        data_dir: Some(data.path().to_path_buf()),
+        bind: Some(format!("127.0.0.1:{port}")),
+        args: Vec::new(),
+    };
+    let server = Server::start_with_options(Site::Default, options()).await?;
+    let http = reqwest::Client::new();
+    let client_key = issue(&http, &server, "client", "alice").await?;
+    // Submit as fast as possible while the process is killed; keep every acknowledged id.
+    let submitter = {
+        let http = http.clone();
+        let url = server.at("/v1/jobs");
+        let key = client_key.clone();
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0.. {
+                let sent = http
+                    .post(&url)
+                    .header("x-api-key", &key)
+                    .json(&json!({"payload": {"n": n}}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        let body: Value = r.json().await.unwrap_or_default();
+                        if let Some(id) = body["job_id"].as_str() {
+                            acknowledged.push(id.to_owned());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    server.stop_with("KILL").await?;
+    let acknowledged = submitter.await?;
+    assert!(
+        acknowledged.len() > 10,
+        "only {} jobs before the kill",
+        acknowledged.len()
+    );
+
+    let server = Server::start_with_options(Site::Default, options()).await?;
+    for id in &acknowledged {
+        let job = http
+            .get(server.at(&format!("/v1/jobs/{id}")))
+            .header("x-api-key", &client_key)
+            .send()
+            .await?;
+        assert_eq!(job.status(), StatusCode::OK, "acknowledged job {id} lost");
+    }
+    println!(
+        "{} acknowledged jobs all found after SIGKILL",
+        acknowledged.len()
+    );
+    Ok(())
+}
