@@ -57,6 +57,10 @@ pub struct Config {
     #[arg(long, env = "AITBC_COORDINATOR_DB")]
     pub coordinator_db: Option<String>,
 
+    /// Take jobs that come without an escrow lock (nobody pays for them).
+    #[arg(long, env = "AITBC_ALLOW_UNPAID_JOBS")]
+    pub allow_unpaid_jobs: bool,
+
     /// Run no coordinator (its API then answers 503).
     #[arg(long, env = "AITBC_NO_COORDINATOR")]
     pub no_coordinator: bool,

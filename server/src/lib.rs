@@ -152,7 +152,12 @@ pub async fn run(
         || chain_node::DEVNET_CHAIN_ID.to_owned(),
         |(node, _)| node.genesis().chain_id.clone(),
     );
-    let coordinator = coordinator_api::open(&state.config, &chain_id).await?;
+    let coordinator = coordinator_api::open(
+        &state.config,
+        node.as_ref().map(|(n, f)| (n, f.as_ref())),
+        &chain_id,
+    )
+    .await?;
     let node_task = node.map(|(node, faucet_key)| {
         state = state.clone().with_node(node.clone(), faucet_key);
         tokio::spawn(node.run(std::future::pending()))

@@ -62,9 +62,25 @@ fn receipt_for(job: &Value, miner: &str, key: &SecretKey, result: &Value, units_
     receipt
 }
 
+/// A server that also takes unpaid jobs.
+async fn unpaid_server(
+    data: Option<std::path::PathBuf>,
+    bind: Option<String>,
+) -> anyhow::Result<Server> {
+    Server::start_with_options(
+        Site::Default,
+        Options {
+            data_dir: data,
+            bind,
+            args: vec!["--allow-unpaid-jobs".into()],
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Result<()> {
-    let server = Server::start().await?;
+    let server = unpaid_server(None, None).await?;
     let http = reqwest::Client::new();
     let client_key = issue(&http, &server, "client", "alice").await?;
     let miner_key = issue(&http, &server, "miner", "miner-1").await?;
@@ -229,12 +245,13 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
 async fn acknowledged_jobs_survive_a_sigkill() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let port = tests::free_port()?;
-    let options = || Options {
-        data_dir: Some(data.path().to_path_buf()),
-        bind: Some(format!("127.0.0.1:{port}")),
-        args: Vec::new(),
+    let start = || {
+        unpaid_server(
+            Some(data.path().to_path_buf()),
+            Some(format!("127.0.0.1:{port}")),
+        )
     };
-    let server = Server::start_with_options(Site::Default, options()).await?;
+    let server = start().await?;
     let http = reqwest::Client::new();
     let client_key = issue(&http, &server, "client", "alice").await?;
     // Submit as fast as possible while the process is killed; keep every acknowledged id.
@@ -273,7 +290,7 @@ async fn acknowledged_jobs_survive_a_sigkill() -> anyhow::Result<()> {
         acknowledged.len()
     );
 
-    let server = Server::start_with_options(Site::Default, options()).await?;
+    let server = start().await?;
     for id in &acknowledged {
         let job = http
             .get(server.at(&format!("/v1/jobs/{id}")))
@@ -286,5 +303,136 @@ async fn acknowledged_jobs_survive_a_sigkill() -> anyhow::Result<()> {
         "{} acknowledged jobs all found after SIGKILL",
         acknowledged.len()
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paid_job_settles_on_chain_and_an_unpaid_one_is_refused() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = reqwest::Client::new();
+    let client_key = issue(&http, &server, "client", "alice").await?;
+    let miner_key = issue(&http, &server, "miner", "miner-1").await?;
+    let signer = SecretKey::from_seed(&[6; 32]);
+    let payout = types::Address::of(&SecretKey::from_seed(&[8; 32]).public_key());
+    let treasury = chain::keyfile::read(&server.data_dir().join("chain/treasury.key"))?;
+
+    let unpaid = http
+        .post(server.at("/v1/jobs"))
+        .header("x-api-key", &client_key)
+        .json(&json!({"payload": {"prompt": "free?"}}))
+        .send()
+        .await?;
+    assert_eq!(
+        unpaid.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unpaid jobs are off by default"
+    );
+
+    let terms: Value = http
+        .get(server.at("/v1/payments/terms"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let escrow = types::tx::EscrowTerms {
+        client: types::Address::of(&treasury.public_key()),
+        job_id: "paid-http-1".into(),
+        coordinator: types::PublicKey::from_hex(terms["coordinator_key"].as_str().expect("key"))?,
+        expiry_height: terms["head_height"].as_u64().expect("head") + 100,
+    };
+    let nonce: Value = http
+        .get(server.at(&format!("/rpc/getBalance/{}", escrow.client)))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let lock = types::Transaction {
+        chain_id: terms["chain_id"].as_str().expect("chain").into(),
+        sender: treasury.public_key(),
+        nonce: nonce["nonce"].as_u64().expect("nonce"),
+        fee: types::Amount(10_000),
+        body: types::TxBody::EscrowLock {
+            terms: escrow.clone(),
+            amount: types::Amount(3_000_000),
+        },
+    }
+    .sign(&treasury);
+    let submitted = http
+        .post(server.at("/v1/jobs"))
+        .header("x-api-key", &client_key)
+        .json(&json!({"payload": {"prompt": "paid"}, "payment": {"escrow_lock": lock}}))
+        .send()
+        .await?;
+    assert_eq!(
+        submitted.status(),
+        StatusCode::CREATED,
+        "{}",
+        submitted.text().await?
+    );
+
+    http.post(server.at("/v1/miners/register"))
+        .header("x-api-key", &miner_key)
+        .json(&json!({
+            "capabilities": {"gpus": [{"name": "A100", "memory_mb": 81920}], "price_per_unit": 1_000_000},
+            "public_key": signer.public_key().to_hex(),
+            "payout_address": payout.to_string(),
+        }))
+        .send()
+        .await?
+        .error_for_status()?;
+    // The job is handed out once its lock is in a block.
+    let assigned: Value = http
+        .post(server.at("/v1/miners/poll"))
+        .header("x-api-key", &miner_key)
+        .json(&json!({"max_wait_seconds": 20}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(assigned["job_id"], "paid-http-1");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let result = json!({"text": "done"});
+    let receipt = receipt_for(&assigned, "miner-1", &signer, &result, 1_000);
+    http.post(server.at("/v1/miners/paid-http-1/result"))
+        .header("x-api-key", &miner_key)
+        .json(&json!({"result": result, "receipt": receipt}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let payment: Value = http
+            .get(server.at("/v1/jobs/paid-http-1/payment"))
+            .header("x-api-key", &client_key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if payment["status"] == "released" {
+            break;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "not released: {payment}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let paid: Value = http
+        .get(server.at(&format!("/rpc/getBalance/{payout}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        paid["balance"], 1_000_000,
+        "1 s at 1 AITBC/s reached the miner's payout address"
+    );
+    let escrow_balance: Value = http
+        .get(server.at(&format!("/rpc/getBalance/{}", escrow.address())))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(escrow_balance["balance"], 0);
     Ok(())
 }

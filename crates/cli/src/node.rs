@@ -60,6 +60,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         no_chain: false,
         // A chain node on its own runs no coordinator.
         coordinator_db: None,
+        allow_unpaid_jobs: false,
         no_coordinator: true,
         api_only: true,
     }

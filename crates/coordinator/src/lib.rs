@@ -1,8 +1,11 @@
 //! The job coordinator: clients submit AI jobs, miners register, heartbeat and long-poll for work that matches their capabilities, and return results with receipts they sign, which the coordinator checks and attests. Jobs move through an enforced state machine; a background sweeper expires jobs and re-queues the work of miners that went silent. Storage is SQLite or PostgreSQL (sqlx).
 
 pub mod keys;
+pub mod ledger;
 pub mod matching;
 pub mod model;
+mod node_ledger;
+pub mod payments;
 pub mod store;
 
 use std::{sync::Arc, time::Duration};
@@ -11,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 use types::{
-    PublicKey, SecretKey,
+    PublicKey, SecretKey, TxBody,
     receipt::{self, JobReceipt},
 };
 
+pub use ledger::{Ledger, LedgerError, TxState};
 pub use matching::{Capabilities, Constraints, matches};
 pub use model::{ApiKey, Job, JobState, Miner, MinerStatus, Role};
+pub use payments::{Payment, PaymentRequest, PaymentStatus};
 pub use store::{Store, StoreError};
 
 /// How the coordinator runs.
@@ -35,6 +40,12 @@ pub struct Config {
     pub sweep_every: Duration,
     /// The chain whose token pays for jobs (named in receipts).
     pub chain_id: String,
+    /// The coordinator's fee, in hundredths of a percent of a job's price.
+    pub fee_bps: u64,
+    /// Whether jobs without an escrow are taken (the operator's choice; off by default).
+    pub allow_unpaid: bool,
+    /// How many blocks past the head an escrow's expiry must at least lie.
+    pub min_escrow_blocks: u64,
 }
 
 impl Default for Config {
@@ -47,6 +58,9 @@ impl Default for Config {
             max_poll_wait: Duration::from_secs(30),
             sweep_every: Duration::from_secs(1),
             chain_id: "aitbc-devnet".into(),
+            fee_bps: 500,
+            allow_unpaid: false,
+            min_escrow_blocks: 10,
         }
     }
 }
@@ -67,6 +81,9 @@ pub enum Error {
     /// The job has not finished yet.
     #[error("the job has not finished")]
     TooEarly,
+    /// Something the coordinator depends on (the chain) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,6 +107,12 @@ pub struct SubmitJob {
     /// Higher runs first; FIFO within a priority.
     #[serde(default)]
     pub priority: i32,
+    /// The job's id, chosen by the client (a paid job's id is its escrow's job id).
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// The client's signed escrow lock; required unless the operator takes unpaid jobs.
+    #[serde(default)]
+    pub payment: Option<PaymentRequest>,
 }
 
 /// `POST /v1/miners/register`.
@@ -153,9 +176,13 @@ pub struct Coordinator {
     config: Config,
     /// Woken when work appears, so long polls answer at once.
     work: Arc<Notify>,
-    /// Attests receipts.
+    /// Attests receipts and settles escrows.
     key: Arc<SecretKey>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// The chain that holds escrows; without one only unpaid jobs run.
+    ledger: Option<Arc<dyn Ledger>>,
+    /// Held while settling, so settlements take consecutive nonces.
+    settling: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -185,7 +212,15 @@ impl Coordinator {
             work: Arc::new(Notify::new()),
             key: Arc::new(key),
             clock: Arc::new(system_now),
+            ledger: None,
+            settling: Arc::default(),
         }
+    }
+
+    /// The same coordinator taking payments on `ledger`.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// The same coordinator reading time from `clock` (milliseconds), for tests.
@@ -246,9 +281,46 @@ impl Coordinator {
         {
             return same_body(existing, &body_hash);
         }
+        let id = match (&request.payment, &request.job_id) {
+            (Some(payment), chosen) => {
+                let TxBody::EscrowLock { terms, .. } = &payment.escrow_lock.tx.body else {
+                    return Err(invalid(
+                        "payment.escrow_lock",
+                        "must be an escrow_lock transaction",
+                    ));
+                };
+                if chosen.as_ref().is_some_and(|c| *c != terms.job_id) {
+                    return Err(invalid("job_id", "differs from the escrow's job id"));
+                }
+                terms.job_id.clone()
+            }
+            (None, Some(chosen)) => chosen.clone(),
+            (None, None) => random_hex(16),
+        };
+        if id.is_empty()
+            || id.len() > types::tx::MAX_JOB_ID_LEN
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid("job_id", "1 to 128 letters, digits, '-' or '_'"));
+        }
+        if request.payment.is_none() && !self.config.allow_unpaid {
+            return Err(invalid(
+                "payment",
+                "this coordinator takes paid jobs only: send a signed escrow lock",
+            ));
+        }
+        if self.store.job(&id).await?.is_some() {
+            return Err(Error::Conflict(format!("job {id} exists")));
+        }
+        let payment = match &request.payment {
+            Some(request) => Some(self.accept_payment(&id, request).await?),
+            None => None,
+        };
         let now = self.now();
         let job = Job {
-            id: random_hex(16),
+            id,
             client_id: client_id.to_owned(),
             state: JobState::Queued,
             payload: request.payload,
@@ -270,6 +342,8 @@ impl Coordinator {
             body_hash: body_hash.clone(),
             partial: None,
             progress: None,
+            payment_status: payment.as_ref().map(|_| PaymentStatus::Locking),
+            payment,
         };
         if !self.store.insert_job(&job).await? {
             // Another request with the same key got there first.
@@ -427,6 +501,10 @@ impl Coordinator {
         let now = self.now();
         for job in self.store.queued(now, 200).await? {
             if !matches(&job.constraints, &miner.capabilities) {
+                continue;
+            }
+            // A paid job goes only to a miner the escrow can pay.
+            if job.payment.is_some() && miner.payout_address.is_none() {
                 continue;
             }
             let lease = now + self.config.heartbeat_timeout_ms;
@@ -631,10 +709,18 @@ impl Coordinator {
         if requeued > 0 {
             self.work.notify_waiters();
         }
+        let settled = match self.settle().await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::warn!(%error, "settling payments failed; trying again next round");
+                0
+            }
+        };
         Ok(Sweep {
             expired,
             offline,
             requeued,
+            settled,
         })
     }
 
@@ -645,11 +731,12 @@ impl Coordinator {
         loop {
             tick.tick().await;
             match self.sweep().await {
-                Ok(s) if s.expired + s.offline + s.requeued as usize > 0 => {
+                Ok(s) if s.expired + s.offline + s.requeued as usize + s.settled > 0 => {
                     tracing::info!(
                         expired = s.expired,
                         offline = s.offline,
                         requeued = s.requeued,
+                        settled = s.settled,
                         "swept"
                     );
                 }
@@ -666,6 +753,8 @@ pub struct Sweep {
     pub expired: usize,
     pub offline: usize,
     pub requeued: u64,
+    /// Payments that moved on (locked, settled).
+    pub settled: usize,
 }
 
 fn same_body(existing: Job, body_hash: &str) -> Result<Job, Error> {

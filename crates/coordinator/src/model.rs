@@ -75,6 +75,9 @@ pub struct Job {
     pub body_hash: String,
     pub partial: Option<Value>,
     pub progress: Option<i32>,
+    /// The escrow of a paid job; `None` for an unpaid one.
+    pub payment: Option<crate::payments::Payment>,
+    pub payment_status: Option<crate::payments::PaymentStatus>,
 }
 
 /// A miner as stored.

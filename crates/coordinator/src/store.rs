@@ -6,7 +6,10 @@ use sqlx::{
     any::{AnyPoolOptions, AnyRow},
 };
 
-use crate::model::{ApiKey, Job, JobState, Miner, MinerStatus, Role};
+use crate::{
+    model::{ApiKey, Job, JobState, Miner, MinerStatus, Role},
+    payments::{Payment, PaymentStatus},
+};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +34,8 @@ pub struct Store {
 
 const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
      requested_at, expires_at, assigned_miner_id, lease_expires_at, started_at, finished_at, \
-     attempts, result, metrics, error, receipt_id, idempotency_key, body_hash, partial, progress";
+     attempts, result, metrics, error, receipt_id, idempotency_key, body_hash, partial, progress, \
+     payment, payment_status";
 
 const MINER_COLUMNS: &str = "id, capabilities, concurrency, region, public_key, payout_address, \
      status, enabled, last_heartbeat, registered_at, session_token, metadata, jobs_completed, \
@@ -68,6 +72,14 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
         body_hash: row.try_get("body_hash")?,
         partial: json_of(row.try_get("partial")?)?,
         progress: row.try_get("progress")?,
+        payment: row
+            .try_get::<Option<String>, _>("payment")?
+            .map(|t| serde_json::from_str(&t).map_err(corrupt))
+            .transpose()?,
+        payment_status: row
+            .try_get::<Option<String>, _>("payment_status")?
+            .map(|s| PaymentStatus::parse(&s).ok_or_else(|| corrupt(format!("payment status {s}"))))
+            .transpose()?,
     })
 }
 
@@ -206,8 +218,8 @@ impl Store {
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO jobs (id, client_id, state, payload, constraints, priority, ttl_seconds, \
-             requested_at, expires_at, attempts, idempotency_key, body_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) \
+             requested_at, expires_at, attempts, idempotency_key, body_hash, payment, payment_status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) \
              ON CONFLICT (client_id, idempotency_key) DO NOTHING",
         )
         .bind(&job.id)
@@ -221,6 +233,14 @@ impl Store {
         .bind(job.expires_at)
         .bind(&job.idempotency_key)
         .bind(&job.body_hash)
+        .bind(
+            job.payment
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(corrupt)?,
+        )
+        .bind(job.payment_status.map(|s| s.as_str()))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -249,6 +269,7 @@ impl Store {
     pub async fn queued(&self, now: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'QUEUED' AND expires_at > $1 \
+             AND (payment_status IS NULL OR payment_status = 'locked') \
              ORDER BY priority DESC, requested_at, id LIMIT $2"
         ))
         .bind(now)
@@ -368,6 +389,58 @@ impl Store {
         .await?;
         db.commit().await?;
         Ok(true)
+    }
+
+    /// Paid jobs whose escrow needs watching or settling: locks and settlements on their way,
+    /// and locked escrows of jobs that ended.
+    pub async fn paid_jobs_to_watch(&self) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE payment_status IN ('locking', 'releasing', 'refunding') \
+             OR (payment_status = 'locked' AND state NOT IN ('QUEUED', 'RUNNING')) \
+             ORDER BY requested_at, id LIMIT 500"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_of).collect()
+    }
+
+    /// Moves a job's payment from `from` to `to`, storing `payment`; `false` if it was not at
+    /// `from` (another instance got there first).
+    pub async fn set_payment(
+        &self,
+        job_id: &str,
+        from: PaymentStatus,
+        to: PaymentStatus,
+        payment: &Payment,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET payment_status = $1, payment = $2 WHERE id = $3 AND payment_status = $4",
+        )
+        .bind(to.as_str())
+        .bind(serde_json::to_string(payment).map_err(corrupt)?)
+        .bind(job_id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Fails a job that is still queued (its payment never arrived).
+    pub async fn fail_queued(
+        &self,
+        job_id: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'FAILED', error = $1, finished_at = $2 WHERE id = $3 AND state = 'QUEUED'",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records progress or partial output of a job running on `miner_id`.

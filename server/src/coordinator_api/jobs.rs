@@ -47,8 +47,8 @@ impl JobView {
             progress: job.progress,
             partial: job.partial,
             receipt_id: job.receipt_id,
-            payment_id: None,
-            payment_status: None,
+            payment_id: job.payment.as_ref().map(|p| p.lock_tx.hash().to_hex()),
+            payment_status: job.payment_status.map(|s| s.as_str().to_owned()),
         }
     }
 }
@@ -150,6 +150,53 @@ pub async fn receipts(
         .receipts(&client.identity, &id)
         .await?;
     Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /v1/payments/terms` (public): what a client's escrow lock must name: this coordinator's
+/// key, the chain, and how far past the head its expiry must lie; and the fee taken.
+pub async fn payment_terms(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let coordinator = coordinator_of(&state)?;
+    let config = coordinator.config();
+    let head = match &state.node {
+        Some(node) => Some(node.head().await.header.height),
+        None => None,
+    };
+    Ok(Json(json!({
+        "coordinator_key": coordinator.public_key().to_hex(),
+        "coordinator_address": types::Address::of(&coordinator.public_key()).to_string(),
+        "chain_id": config.chain_id,
+        "head_height": head,
+        "min_escrow_blocks": config.min_escrow_blocks,
+        "fee_bps": config.fee_bps,
+        "unpaid_jobs": config.allow_unpaid,
+    })))
+}
+
+/// `GET /v1/jobs/{id}/payment`: the job's escrow and where it stands.
+pub async fn payment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let client = authorize(&state, &headers, Role::Client).await?;
+    let job = coordinator_of(&state)?
+        .client_job(&client.identity, &id)
+        .await?;
+    let (Some(payment), Some(status)) = (job.payment, job.payment_status) else {
+        return Err(ApiError::NotFound(format!("payment of job {id}")));
+    };
+    Ok(Json(json!({
+        "job_id": job.id,
+        "payment_id": payment.lock_tx.hash().to_hex(),
+        "status": status.as_str(),
+        "amount": payment.amount,
+        "currency": "AITBC",
+        "escrow_address": payment.terms.address().to_string(),
+        "refund_address": payment.terms.client.to_string(),
+        "expiry_height": payment.terms.expiry_height,
+        "transaction_hash": payment.lock_tx.hash().to_hex(),
+        "settlement_transaction_hash": payment.settle_tx.map(|t| t.hash().to_hex()),
+    })))
 }
 
 /// `POST /v1/receipts/verify` (public): checks a receipt's miner signature and attestations.

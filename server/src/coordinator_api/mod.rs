@@ -83,6 +83,9 @@ impl From<coordinator::Error> for ApiError {
                 "too_early",
                 "the job has not finished yet",
             ),
+            coordinator::Error::Unavailable(message) => {
+                ApiError::refused(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
             coordinator::Error::Store(error) => internal(error),
         }
     }
@@ -103,6 +106,8 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/receipt", get(jobs::receipt))
         .route("/jobs/{id}/receipts", get(jobs::receipts))
+        .route("/jobs/{id}/payment", get(jobs::payment))
+        .route("/payments/terms", get(jobs::payment_terms))
         .route("/receipts/verify", post(jobs::verify_receipt))
         .route("/miners/register", post(miners::register))
         .route("/miners/heartbeat", post(miners::heartbeat))
@@ -134,9 +139,15 @@ pub fn admin_router() -> Router<AppState> {
 /// Job payloads and results are JSON of at most this size.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// Opens the coordinator of `config` (its database, its attestation key) and, on the first
-/// start, issues an admin key into `<data-dir>/coordinator/admin.key`.
-pub async fn open(config: &Config, chain_id: &str) -> anyhow::Result<Option<Coordinator>> {
+/// Opens the coordinator of `config` (its database, its key) taking payments on `node`'s chain
+/// and, on the first start, issues an admin key into `<data-dir>/coordinator/admin.key`. On a
+/// devnet whose faucet key is at hand it funds the coordinator's account, which pays the fees of
+/// settlements.
+pub async fn open(
+    config: &Config,
+    node: Option<(&chain::Node, Option<&types::SecretKey>)>,
+    chain_id: &str,
+) -> anyhow::Result<Option<Coordinator>> {
     if config.no_coordinator {
         return Ok(None);
     }
@@ -150,16 +161,54 @@ pub async fn open(config: &Config, chain_id: &str) -> anyhow::Result<Option<Coor
         .await
         .context("cannot open the coordinator database")?;
     let key = attestation_key(&dir.join("coordinator.key"))?;
-    let coordinator = Coordinator::new(
+    let mut coordinator = Coordinator::new(
         store,
         coordinator::Config {
             chain_id: chain_id.to_owned(),
+            allow_unpaid: config.allow_unpaid_jobs,
             ..coordinator::Config::default()
         },
         key,
     );
+    if let Some((node, faucet)) = node {
+        coordinator = coordinator.with_ledger(std::sync::Arc::new(node.clone()));
+        if let Some(faucet) = faucet {
+            fund_on_devnet(node, faucet, &coordinator).await?;
+        }
+    }
     bootstrap_admin(&coordinator, &dir.join("admin.key")).await?;
     Ok(Some(coordinator))
+}
+
+/// What a devnet coordinator is given to pay settlement fees with, when it has less than half.
+const DEVNET_FUNDS: u64 = 1_000_000_000;
+
+async fn fund_on_devnet(
+    node: &chain::Node,
+    faucet: &types::SecretKey,
+    coordinator: &Coordinator,
+) -> anyhow::Result<()> {
+    let address = types::Address::of(&coordinator.public_key());
+    if node.account(&address).await.balance.0 >= DEVNET_FUNDS / 2 {
+        return Ok(());
+    }
+    let sender = faucet.public_key();
+    let tx = types::Transaction {
+        chain_id: node.genesis().chain_id.clone(),
+        sender,
+        nonce: node.next_nonce(&types::Address::of(&sender)).await,
+        fee: types::Amount::ZERO,
+        body: types::TxBody::Faucet {
+            to: address,
+            amount: types::Amount(DEVNET_FUNDS),
+        },
+    }
+    .sign(faucet);
+    node.submit(tx)
+        .await
+        .context("cannot fund the coordinator on the devnet")?;
+    tracing::info!(%address, "funded the coordinator's account from the devnet faucet");
+    Ok(())
 }
 
 fn attestation_key(path: &Path) -> anyhow::Result<types::SecretKey> {

@@ -23,6 +23,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         empty_blocks: false,
         no_chain: true,
         coordinator_db: None,
+        allow_unpaid_jobs: false,
         no_coordinator: true,
         api_only: false,
     }

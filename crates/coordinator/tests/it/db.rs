@@ -104,8 +104,11 @@ impl Clock {
 pub async fn coordinator(db: &TestDb, clock: &Clock) -> Coordinator {
     let store = Store::open(&db.url).await.expect("open store");
     let clock = clock.clone();
-    Coordinator::new(store, Config::default(), SecretKey::from_seed(&[9; 32]))
-        .with_clock(move || clock.now())
+    let config = Config {
+        allow_unpaid: true,
+        ..Config::default()
+    };
+    Coordinator::new(store, config, SecretKey::from_seed(&[9; 32])).with_clock(move || clock.now())
 }
 
 /// A miner as the tests play it: its id and the key it signs receipts with.

@@ -3,3 +3,4 @@
 mod db;
 mod lifecycle;
 mod miners;
+mod payments;

@@ -1,0 +1,294 @@
+//! Paid jobs against a real chain node in the same process (short slots, its own SQLite file): the job waits for its escrow lock to reach a block, the miner is paid the receipt's price on chain, the coordinator its fee and the client the rest; a failed job is refunded; supply never changes.
+
+use std::{sync::Arc, time::Duration};
+
+use chain::{Genesis, MempoolLimits, Node, NodeConfig, SystemClock};
+use coordinator::{JobState, PaymentStatus, SubmitJob};
+use serde_json::json;
+use types::{Address, Amount, SecretKey, Transaction, TxBody, tx::EscrowTerms};
+
+use crate::db::{Clock, TestMiner, both, coordinator};
+
+struct Chain {
+    node: Node,
+    treasury: SecretKey,
+    _dir: tempfile::TempDir,
+}
+
+/// A one-authority chain with 250 ms slots, producing blocks in the background.
+async fn chain() -> anyhow::Result<Chain> {
+    let dir = tempfile::tempdir()?;
+    let authority = SecretKey::from_seed(&rand::random());
+    let treasury = SecretKey::from_seed(&rand::random());
+    let faucet = SecretKey::from_seed(&rand::random());
+    let now = coordinator::system_now() as u64;
+    let mut genesis = Genesis::devnet(
+        "pay-test",
+        now - 1_000,
+        vec![authority.public_key()],
+        faucet.public_key(),
+        Address::of(&treasury.public_key()),
+    );
+    genesis.params.block_time_ms = 250;
+    let node = Node::open(
+        NodeConfig {
+            genesis,
+            db_path: dir.path().join("chain.db"),
+            key: Some(authority),
+            peers: Vec::new(),
+            empty_blocks: true,
+            mempool: MempoolLimits::default(),
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    tokio::spawn(node.clone().run(std::future::pending()));
+    Ok(Chain {
+        node,
+        treasury,
+        _dir: dir,
+    })
+}
+
+impl Chain {
+    async fn send(
+        &self,
+        from: &SecretKey,
+        body: TxBody,
+    ) -> anyhow::Result<types::SignedTransaction> {
+        let sender = from.public_key();
+        let nonce = self.node.next_nonce(&Address::of(&sender)).await;
+        let tx = Transaction {
+            chain_id: "pay-test".into(),
+            sender,
+            nonce,
+            fee: Amount(10_000),
+            body,
+        }
+        .sign(from);
+        Ok(tx)
+    }
+
+    async fn balance(&self, address: Address) -> u64 {
+        self.node.account(&address).await.balance.0
+    }
+}
+
+/// Sweeps (which settles) until `done` holds, for at most 15 s.
+async fn settle_until(
+    coord: &coordinator::Coordinator,
+    what: &str,
+    mut done: impl AsyncFnMut() -> bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !done().await {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "never: {what}");
+        coord.sweep().await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paid_job_pays_the_miner_and_a_failed_one_refunds_the_client() -> anyhow::Result<()> {
+    for db in both().await {
+        let chain = chain().await?;
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock)
+            .await
+            .with_ledger(Arc::new(chain.node.clone()));
+        let coordinator_address = Address::of(&coord.public_key());
+        let client = &chain.treasury;
+        let client_address = Address::of(&client.public_key());
+        let supply = chain.node.state().await.supply();
+        let before_client = chain.balance(client_address).await;
+        // The coordinator pays transaction fees from its own account.
+        let fund = chain
+            .send(
+                client,
+                TxBody::Transfer {
+                    to: coordinator_address,
+                    amount: Amount(1_000_000),
+                },
+            )
+            .await?;
+        chain.node.submit(fund).await?;
+
+        let miner = TestMiner::new("miner-pay", 3);
+        let payout = Address::of(&miner.key.public_key());
+        let mut registration = miner.registration("A100", &[], 1_000_000);
+        registration.payout_address = Some(payout.to_string());
+        coord.register(&miner.id, registration).await?;
+
+        let head = chain.node.head().await.header.height;
+        let paid_job = |id: &str, amount: u64| {
+            let terms = EscrowTerms {
+                client: client_address,
+                job_id: id.into(),
+                coordinator: coord.public_key(),
+                expiry_height: head + 1_000,
+            };
+            (
+                terms.clone(),
+                TxBody::EscrowLock {
+                    terms,
+                    amount: Amount(amount),
+                },
+            )
+        };
+        let (terms, lock) = paid_job("paid-1", 5_000_000);
+        let lock = chain.send(client, lock).await?;
+        let request: SubmitJob = serde_json::from_value(json!({
+            "payload": {"type": "generate", "prompt": "hi"},
+            "payment": {"escrow_lock": lock},
+        }))?;
+        let job = coord.submit("alice", request, None).await?;
+        assert_eq!(
+            job.payment_status,
+            Some(PaymentStatus::Locking),
+            "{}",
+            db.name
+        );
+        // Not handed out before the money is on chain.
+        assert!(coord.poll(&miner.id, Duration::ZERO).await?.is_none());
+        settle_until(&coord, "the lock reaches a block", async || {
+            coord
+                .client_job("alice", "paid-1")
+                .await
+                .ok()
+                .and_then(|j| j.payment_status)
+                == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        assert_eq!(chain.balance(terms.address()).await, 5_000_000);
+        let assigned = coord
+            .poll(&miner.id, Duration::ZERO)
+            .await?
+            .expect("the paid job");
+        clock.advance(2_500);
+        let result = miner.result(
+            &assigned,
+            json!({"text": "paid"}),
+            2_000,
+            (clock.now() / 1_000) as u64,
+        );
+        let receipt = coord.complete(&miner.id, "paid-1", result).await?;
+        assert_eq!(receipt["price_base_units"], 2_000_000, "2 s at 1 AITBC/s");
+        settle_until(&coord, "the release reaches a block", async || {
+            coord
+                .client_job("alice", "paid-1")
+                .await
+                .ok()
+                .and_then(|j| j.payment_status)
+                == Some(PaymentStatus::Released)
+        })
+        .await?;
+        assert_eq!(
+            chain.balance(payout).await,
+            2_000_000,
+            "{}: the miner got the price",
+            db.name
+        );
+        assert_eq!(
+            chain.balance(terms.address()).await,
+            0,
+            "the escrow is empty"
+        );
+        // 1 AITBC to fund the coordinator, then 5 locked: 2 to the miner, 0.1 (5 %) to the
+        // coordinator, 2.9 back; the fees of both transactions.
+        assert_eq!(
+            chain.balance(client_address).await,
+            before_client - 1_000_000 - 10_000 - 5_000_000 - 10_000 + 2_900_000
+        );
+        // The receipt is anchored on chain by the release.
+        let receipt_hash = types::receipt::receipt_hash(&receipt);
+        assert!(
+            chain.node.store().receipt(&receipt_hash).await?.is_some(),
+            "receipt not anchored"
+        );
+
+        // A failed job is refunded in full.
+        let (terms, lock) = paid_job("paid-2", 3_000_000);
+        let lock = chain.send(client, lock).await?;
+        let before_client = chain.balance(client_address).await;
+        coord
+            .submit(
+                "alice",
+                serde_json::from_value(json!({"payload": {}, "payment": {"escrow_lock": lock}}))?,
+                None,
+            )
+            .await?;
+        settle_until(&coord, "the second lock reaches a block", async || {
+            coord
+                .client_job("alice", "paid-2")
+                .await
+                .ok()
+                .and_then(|j| j.payment_status)
+                == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        let assigned = coord
+            .poll(&miner.id, Duration::ZERO)
+            .await?
+            .expect("the second job");
+        coord
+            .fail(
+                &miner.id,
+                &assigned.job_id,
+                serde_json::from_value(
+                    json!({"error_code": "oom", "error_message": "out of memory"}),
+                )?,
+            )
+            .await?;
+        settle_until(&coord, "the refund reaches a block", async || {
+            coord
+                .client_job("alice", "paid-2")
+                .await
+                .ok()
+                .and_then(|j| j.payment_status)
+                == Some(PaymentStatus::Refunded)
+        })
+        .await?;
+        assert_eq!(
+            coord.client_job("alice", "paid-2").await?.state,
+            JobState::Failed
+        );
+        assert_eq!(chain.balance(terms.address()).await, 0);
+        assert_eq!(
+            chain.balance(client_address).await,
+            before_client - 10_000,
+            "only the lock's fee is gone"
+        );
+        assert_eq!(
+            chain.node.state().await.supply(),
+            supply,
+            "{}: supply changed",
+            db.name
+        );
+
+        // A lock that names another coordinator, or is not for this job, is refused.
+        let (mut terms, _) = paid_job("paid-3", 1_000_000);
+        terms.coordinator = SecretKey::from_seed(&[1; 32]).public_key();
+        let wrong = chain
+            .send(
+                client,
+                TxBody::EscrowLock {
+                    terms,
+                    amount: Amount(1_000_000),
+                },
+            )
+            .await?;
+        let refused = coord
+            .submit(
+                "alice",
+                serde_json::from_value(json!({"payload": {}, "payment": {"escrow_lock": wrong}}))?,
+                None,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(coordinator::Error::Invalid { .. })),
+            "{refused:?}"
+        );
+    }
+    Ok(())
+}
