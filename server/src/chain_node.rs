@@ -16,20 +16,34 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Creates the devnet's genesis and keys in `dir` unless they exist; returns the genesis path.
-fn ensure_devnet(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+/// What a devnet gives the coordinator's account in its genesis, to pay settlement fees with.
+const COORDINATOR_FUNDS: types::Amount = types::Amount(1_000_000_000);
+
+/// Creates the devnet's genesis and keys in `dir` unless they exist (funding `coordinator`'s
+/// account); returns the genesis path.
+fn ensure_devnet(
+    dir: &Path,
+    coordinator: Option<types::Address>,
+) -> anyhow::Result<std::path::PathBuf> {
     let genesis_path = dir.join("genesis.json");
     if genesis_path.exists() {
         return Ok(genesis_path);
     }
-    let files = chain::devnet::create(dir, DEVNET_CHAIN_ID, 1, now_ms())?;
+    let extra: Vec<_> = coordinator
+        .into_iter()
+        .map(|a| (a, COORDINATOR_FUNDS))
+        .collect();
+    let files = chain::devnet::create_with(dir, DEVNET_CHAIN_ID, 1, now_ms(), &extra)?;
     tracing::info!(path = %files.genesis.display(), "created a devnet genesis and its keys");
     Ok(files.genesis)
 }
 
 /// Opens the node described by `config` with the faucet key it may sign with, or `None` when
-/// the config asks for no chain.
-pub async fn open(config: &Config) -> anyhow::Result<Option<(Node, Option<types::SecretKey>)>> {
+/// the config asks for no chain. A devnet created now funds `coordinator`.
+pub async fn open(
+    config: &Config,
+    coordinator: Option<types::Address>,
+) -> anyhow::Result<Option<(Node, Option<types::SecretKey>)>> {
     if config.no_chain {
         return Ok(None);
     }
@@ -37,7 +51,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Option<(Node, Option<types:
     let (genesis_path, key_path) = match &config.genesis {
         Some(path) => (path.clone(), config.node_key.clone()),
         None => (
-            ensure_devnet(&chain_dir)?,
+            ensure_devnet(&chain_dir, coordinator)?,
             Some(
                 config
                     .node_key

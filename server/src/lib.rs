@@ -146,18 +146,26 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let node = chain_node::open(&config).await?;
+    let coordinator_key = coordinator_api::key(&config)?;
+    let node = chain_node::open(
+        &config,
+        coordinator_key
+            .as_ref()
+            .map(|k| types::Address::of(&k.public_key())),
+    )
+    .await?;
     let mut state = AppState::new(config);
     let chain_id = node.as_ref().map_or_else(
         || chain_node::DEVNET_CHAIN_ID.to_owned(),
         |(node, _)| node.genesis().chain_id.clone(),
     );
-    let coordinator = coordinator_api::open(
-        &state.config,
-        node.as_ref().map(|(n, f)| (n, f.as_ref())),
-        &chain_id,
-    )
-    .await?;
+    let coordinator = match coordinator_key {
+        Some(key) => Some(
+            coordinator_api::open(&state.config, key, node.as_ref().map(|(n, _)| n), &chain_id)
+                .await?,
+        ),
+        None => None,
+    };
     let node_task = node.map(|(node, faucet_key)| {
         state = state.clone().with_node(node.clone(), faucet_key);
         tokio::spawn(node.run(std::future::pending()))

@@ -38,6 +38,18 @@ pub fn create(
     authorities: usize,
     timestamp_ms: u64,
 ) -> Result<DevnetFiles, DevnetError> {
+    create_with(dir, chain_id, authorities, timestamp_ms, &[])
+}
+
+/// [`create`], with `extra` accounts funded in the genesis as well (a coordinator's fee account,
+/// for example).
+pub fn create_with(
+    dir: &Path,
+    chain_id: &str,
+    authorities: usize,
+    timestamp_ms: u64,
+    extra: &[(Address, types::Amount)],
+) -> Result<DevnetFiles, DevnetError> {
     if authorities == 0 {
         return Err(DevnetError::NoAuthorities);
     }
@@ -64,13 +76,14 @@ pub fn create(
     let (faucet_key, treasury_key) = (dir.join("faucet.key"), dir.join("treasury.key"));
     keyfile::write(&faucet_key, &faucet)?;
     keyfile::write(&treasury_key, &treasury)?;
-    let genesis = Genesis::devnet(
+    let mut genesis = Genesis::devnet(
         chain_id,
         timestamp_ms,
         public,
         faucet.public_key(),
         Address::of(&treasury.public_key()),
     );
+    genesis.balances.extend(extra.iter().copied());
     let json = serde_json::to_string_pretty(&genesis).map_err(|e| io(std::io::Error::other(e)))?;
     let genesis_path = dir.join("genesis.json");
     // Written last: its presence means the devnet is complete.

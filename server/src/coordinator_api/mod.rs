@@ -139,20 +139,26 @@ pub fn admin_router() -> Router<AppState> {
 /// Job payloads and results are JSON of at most this size.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// Opens the coordinator of `config` (its database, its key) taking payments on `node`'s chain
-/// and, on the first start, issues an admin key into `<data-dir>/coordinator/admin.key`. On a
-/// devnet whose faucet key is at hand it funds the coordinator's account, which pays the fees of
-/// settlements.
-pub async fn open(
-    config: &Config,
-    node: Option<(&chain::Node, Option<&types::SecretKey>)>,
-    chain_id: &str,
-) -> anyhow::Result<Option<Coordinator>> {
+/// The coordinator's key (it attests receipts and settles escrows), created under
+/// `<data-dir>/coordinator/` on the first start; `None` when the config runs no coordinator.
+pub fn key(config: &Config) -> anyhow::Result<Option<types::SecretKey>> {
     if config.no_coordinator {
         return Ok(None);
     }
     let dir = config.data_dir.join("coordinator");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    attestation_key(&dir.join("coordinator.key")).map(Some)
+}
+
+/// Opens the coordinator of `config` with its `key`, taking payments on `node`'s chain, and on
+/// the first start issues an admin key into `<data-dir>/coordinator/admin.key`.
+pub async fn open(
+    config: &Config,
+    key: types::SecretKey,
+    node: Option<&chain::Node>,
+    chain_id: &str,
+) -> anyhow::Result<Coordinator> {
+    let dir = config.data_dir.join("coordinator");
     let url = match &config.coordinator_db {
         Some(url) => url.clone(),
         None => format!("sqlite://{}?mode=rwc", dir.join("coordinator.db").display()),
@@ -160,7 +166,6 @@ pub async fn open(
     let store = coordinator::Store::open(&url)
         .await
         .context("cannot open the coordinator database")?;
-    let key = attestation_key(&dir.join("coordinator.key"))?;
     let mut coordinator = Coordinator::new(
         store,
         coordinator::Config {
@@ -170,45 +175,11 @@ pub async fn open(
         },
         key,
     );
-    if let Some((node, faucet)) = node {
+    if let Some(node) = node {
         coordinator = coordinator.with_ledger(std::sync::Arc::new(node.clone()));
-        if let Some(faucet) = faucet {
-            fund_on_devnet(node, faucet, &coordinator).await?;
-        }
     }
     bootstrap_admin(&coordinator, &dir.join("admin.key")).await?;
-    Ok(Some(coordinator))
-}
-
-/// What a devnet coordinator is given to pay settlement fees with, when it has less than half.
-const DEVNET_FUNDS: u64 = 1_000_000_000;
-
-async fn fund_on_devnet(
-    node: &chain::Node,
-    faucet: &types::SecretKey,
-    coordinator: &Coordinator,
-) -> anyhow::Result<()> {
-    let address = types::Address::of(&coordinator.public_key());
-    if node.account(&address).await.balance.0 >= DEVNET_FUNDS / 2 {
-        return Ok(());
-    }
-    let sender = faucet.public_key();
-    let tx = types::Transaction {
-        chain_id: node.genesis().chain_id.clone(),
-        sender,
-        nonce: node.next_nonce(&types::Address::of(&sender)).await,
-        fee: types::Amount::ZERO,
-        body: types::TxBody::Faucet {
-            to: address,
-            amount: types::Amount(DEVNET_FUNDS),
-        },
-    }
-    .sign(faucet);
-    node.submit(tx)
-        .await
-        .context("cannot fund the coordinator on the devnet")?;
-    tracing::info!(%address, "funded the coordinator's account from the devnet faucet");
-    Ok(())
+    Ok(coordinator)
 }
 
 fn attestation_key(path: &Path) -> anyhow::Result<types::SecretKey> {

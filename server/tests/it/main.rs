@@ -49,6 +49,17 @@ async fn get_path(router: &Router, path: &str) -> (StatusCode, http::HeaderMap, 
     .await
 }
 
+/// One test at a time. Each test runs its own Tokio runtime, and Leptos's server side, working in
+/// two runtimes of one process at once (building the route list in one while rendering in the
+/// other), now and then never finishes: about one run of this file in fifteen hung. A server has
+/// one runtime and is not affected (the load runs of `./x bench` render thousands of pages
+/// concurrently); these tests take turns instead.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
+
 async fn send(router: Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, Vec<u8>) {
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -100,6 +111,7 @@ fn post_json(uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Re
 
 #[tokio::test]
 async fn bad_json_bodies_get_structured_4xx_errors() {
+    let _turn = one_at_a_time().await;
     let big = format!("{{\"name\":\"{}\",\"times\":1}}", "x".repeat(4096));
     let cases: [(&str, Option<&str>, String, StatusCode, &str); 6] = [
         (
@@ -174,6 +186,7 @@ async fn bad_json_bodies_get_structured_4xx_errors() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_without_internals() {
+    let _turn = one_at_a_time().await;
     let (status, _, bytes) = send(
         probe_router(),
         Request::get("/boom").body(Body::empty()).expect("request"),
@@ -190,6 +203,7 @@ async fn a_panicking_handler_answers_500_without_internals() {
 
 #[tokio::test]
 async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     for (sent, echoed) in [("abc-123", true), ("has space", false), ("", false)] {
         let request = Request::get("/api/nothing")
@@ -208,6 +222,7 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
 
 #[tokio::test]
 async fn health_reports_a_missing_site_bundle() {
+    let _turn = one_at_a_time().await;
     let (router, dirs) = fresh_app();
     let (status, _, bytes) = get_path(&router, "/health").await;
     assert_eq!(
@@ -237,6 +252,7 @@ async fn health_reports_a_missing_site_bundle() {
 
 #[tokio::test]
 async fn health_is_down_when_the_data_folder_cannot_be_written() {
+    let _turn = one_at_a_time().await;
     let site = tempfile::tempdir().expect("dir");
     let data = tempfile::tempdir().expect("dir");
     let router = app(AppState::new(config(
@@ -256,6 +272,7 @@ async fn health_is_down_when_the_data_folder_cannot_be_written() {
 
 #[tokio::test]
 async fn pages_and_apis_carry_a_content_security_policy() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     let (status, headers, _) = get_path(&router, "/explorer/").await;
     assert_eq!(status, StatusCode::OK);
@@ -273,6 +290,7 @@ async fn pages_and_apis_carry_a_content_security_policy() {
 
 #[tokio::test]
 async fn unknown_pages_get_the_styled_404_page() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     for path in ["/nope", "/explorer/nope/deeper", "/%FF%FE"] {
         let (status, headers, bytes) = get_path(&router, path).await;
@@ -293,6 +311,7 @@ async fn unknown_pages_get_the_styled_404_page() {
 
 #[tokio::test]
 async fn api_prefixes_answer_json_even_bare() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     for path in [
         "/api",
@@ -315,6 +334,7 @@ async fn api_prefixes_answer_json_even_bare() {
 
 #[tokio::test]
 async fn redirects_are_301_and_keep_the_query() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     let cases = [
         ("/exchange", "/Exchange"),
@@ -331,6 +351,7 @@ async fn redirects_are_301_and_keep_the_query() {
 
 #[tokio::test]
 async fn the_bundle_is_revalidated_and_the_404_page_has_a_policy() {
+    let _turn = one_at_a_time().await;
     let site = tempfile::tempdir().expect("dir");
     let data = tempfile::tempdir().expect("dir");
     std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
@@ -349,6 +370,7 @@ async fn the_bundle_is_revalidated_and_the_404_page_has_a_policy() {
 
 #[tokio::test]
 async fn a_wrong_method_on_an_api_route_is_a_json_405() {
+    let _turn = one_at_a_time().await;
     let (router, _dirs) = fresh_app();
     let (status, _, bytes) = send(
         router,
