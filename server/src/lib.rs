@@ -80,6 +80,28 @@ impl AppState {
     }
 }
 
+/// `GET /metrics`: Prometheus text for what this server runs: the chain node and the
+/// coordinator.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    if state.node.is_none() && state.coordinator.is_none() {
+        return Err(ApiError::refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "nothing_to_measure",
+            "this server runs neither a chain node nor a coordinator",
+        ));
+    }
+    let mut out = String::new();
+    if let Some(node) = &state.node {
+        out.push_str(&rpc::chain_metrics(node).await);
+    }
+    if let Some(coordinator) = &state.coordinator {
+        out.push_str(&coordinator_api::metrics(coordinator).await?);
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
 /// A panic in a handler becomes a structured 500 instead of a dropped connection.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -91,7 +113,7 @@ pub fn app(state: AppState) -> Router {
     let options = web::leptos_options(&state.config);
     let mut router = Router::new()
         .route("/health", get(health::health))
-        .route("/metrics", get(rpc::metrics));
+        .route("/metrics", get(metrics));
     for (prefix, api) in api::routers() {
         // `nest` covers `/api` and `/api/x`; the bare `/api/` needs its own route.
         router = router

@@ -238,6 +238,16 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
         .await?;
     assert_eq!(stats["total_jobs"], 1);
     assert_eq!(stats["online_miners"], 1);
+    let metrics = http.get(server.at("/metrics")).send().await?.text().await?;
+    for line in [
+        "aitbc_coordinator_jobs{state=\"COMPLETED\"} 1",
+        "aitbc_coordinator_queue_depth 0",
+        "aitbc_coordinator_miners_online 1",
+        "aitbc_coordinator_jobs_assigned_recent 1",
+        "aitbc_chain_head_height",
+    ] {
+        assert!(metrics.contains(line), "/metrics lacks {line}:\n{metrics}");
+    }
     Ok(())
 }
 

@@ -315,7 +315,7 @@ impl Coordinator {
             return Err(Error::Conflict(format!("job {id} exists")));
         }
         let payment = match &request.payment {
-            Some(request) => Some(self.accept_payment(&id, request).await?),
+            Some(request) => Some(self.check_payment(&id, request).await?),
             None => None,
         };
         let now = self.now();
@@ -355,6 +355,8 @@ impl Coordinator {
                 .ok_or_else(|| Error::Conflict("the idempotency key is in use".into()))?;
             return same_body(existing, &body_hash);
         }
+        // Stored first, then sent: after a crash in between, the stored lock is sent again.
+        self.send_lock(&job).await?;
         self.work.notify_waiters();
         Ok(job)
     }

@@ -86,9 +86,8 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Error {
 }
 
 impl Coordinator {
-    /// Checks a client's escrow lock for job `job_id` and sends it to the chain; returns what
-    /// to store with the job.
-    pub(crate) async fn accept_payment(
+    /// Checks a client's escrow lock for job `job_id`; returns what to store with the job.
+    pub(crate) async fn check_payment(
         &self,
         job_id: &str,
         request: &PaymentRequest,
@@ -126,16 +125,6 @@ impl Coordinator {
                 ),
             ));
         }
-        match ledger.submit(lock.clone()).await {
-            Ok(()) => {}
-            Err(LedgerError::Refused { code, message }) => {
-                return Err(invalid(
-                    "payment.escrow_lock",
-                    format!("{message} ({code})"),
-                ));
-            }
-            Err(error) => return Err(unavailable(error)),
-        }
         Ok(Payment {
             terms: terms.clone(),
             amount: amount.0,
@@ -143,6 +132,29 @@ impl Coordinator {
             settle_tx: None,
             sent_ms: self.now(),
         })
+    }
+
+    /// Sends a stored job's escrow lock to the chain. A lock the chain refuses takes its job with
+    /// it (the job was never acknowledged); one the chain cannot take now is sent again by
+    /// [`Coordinator::settle`].
+    pub(crate) async fn send_lock(&self, job: &Job) -> Result<(), Error> {
+        let (Some(ledger), Some(payment)) = (&self.ledger, &job.payment) else {
+            return Ok(());
+        };
+        match ledger.submit(payment.lock_tx.clone()).await {
+            Ok(()) => Ok(()),
+            Err(LedgerError::Refused { code, message }) => {
+                self.store.delete_unsent(&job.id).await?;
+                Err(invalid(
+                    "payment.escrow_lock",
+                    format!("{message} ({code})"),
+                ))
+            }
+            Err(error) => {
+                tracing::warn!(job = %job.id, %error, "could not send an escrow lock; trying again later");
+                Ok(())
+            }
+        }
     }
 
     /// One round of settlement: locks that reached a block free their jobs, finished jobs get

@@ -425,6 +425,17 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Forgets a paid job whose lock the chain refused as it was submitted (never acknowledged).
+    pub async fn delete_unsent(&self, job_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND state = 'QUEUED' AND payment_status = 'locking'",
+        )
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Fails a job that is still queued (its payment never arrived).
     pub async fn fail_queued(
         &self,
@@ -533,6 +544,19 @@ impl Store {
         rows.iter()
             .map(|r| serde_json::from_str(&r.try_get::<String, _>("receipt")?).map_err(corrupt))
             .collect()
+    }
+
+    /// How many jobs a miner took since `since`, and the milliseconds they waited in all from
+    /// submission to being taken.
+    pub async fn assign_latency(&self, since: i64) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(started_at - requested_at), 0) AS BIGINT) AS total \
+             FROM jobs WHERE started_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("total")?))
     }
 
     /// Counts of jobs by state.

@@ -91,6 +91,71 @@ impl From<coordinator::Error> for ApiError {
     }
 }
 
+/// The coordinator's metrics in the Prometheus text format: jobs by state, queue depth, miners
+/// online, and how long jobs waited for a miner over the last five minutes.
+pub async fn metrics(coordinator: &Coordinator) -> Result<String, ApiError> {
+    use std::fmt::Write;
+    let store = coordinator.store();
+    let counts = store.job_counts().await.map_err(internal)?;
+    let miners = store.miners().await.map_err(internal)?;
+    let window_start = coordinator::system_now() - 300_000;
+    let (assigned, waited_ms) = store.assign_latency(window_start).await.map_err(internal)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP aitbc_coordinator_jobs Jobs by state.\n# TYPE aitbc_coordinator_jobs gauge"
+    );
+    for state in coordinator::JobState::ALL {
+        let n = counts.iter().find(|(s, _)| *s == state).map_or(0, |c| c.1);
+        let _ = writeln!(
+            out,
+            "aitbc_coordinator_jobs{{state=\"{}\"}} {n}",
+            state.as_str()
+        );
+    }
+    let queued = counts
+        .iter()
+        .find(|(s, _)| *s == coordinator::JobState::Queued)
+        .map_or(0, |c| c.1);
+    let online = miners
+        .iter()
+        .filter(|m| m.status == coordinator::MinerStatus::Online)
+        .count();
+    let average = if assigned > 0 {
+        waited_ms / assigned
+    } else {
+        0
+    };
+    for (name, help, value) in [
+        (
+            "aitbc_coordinator_queue_depth",
+            "Jobs waiting for a miner.",
+            queued,
+        ),
+        (
+            "aitbc_coordinator_miners_online",
+            "Miners heard from within the heartbeat timeout.",
+            online as i64,
+        ),
+        (
+            "aitbc_coordinator_assign_latency_ms",
+            "Average wait from submission to a miner taking the job, over the last five minutes.",
+            average,
+        ),
+        (
+            "aitbc_coordinator_jobs_assigned_recent",
+            "Jobs taken by miners over the last five minutes.",
+            assigned,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    Ok(out)
+}
+
 /// Milliseconds since the epoch as RFC 3339.
 fn time(ms: i64) -> String {
     crate::rpc::rfc3339(u64::try_from(ms).unwrap_or(0))

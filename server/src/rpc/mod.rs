@@ -17,7 +17,7 @@ use axum::{
 use chain::Node;
 
 pub use faucet::Faucet;
-pub use node::metrics;
+pub use node::chain_metrics;
 pub use views::rfc3339;
 
 use crate::{ApiError, AppState};

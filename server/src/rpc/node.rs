@@ -73,9 +73,14 @@ pub async fn sync_status(State(state): State<AppState>) -> Result<Json<Value>, A
     })))
 }
 
-/// `GET /rpc/metrics`: Prometheus text.
+/// `GET /rpc/metrics`: the chain's metrics as Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let node = node_of(&state)?;
+    let out = chain_metrics(node_of(&state)?).await;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// The node's metrics in the Prometheus text format.
+pub async fn chain_metrics(node: &chain::Node) -> String {
     let m = node.metrics();
     let head = node.head().await;
     let mut out = String::new();
@@ -156,5 +161,5 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
             "aitbc_chain_rejected_blocks_total{{reason=\"{reason}\"}} {n}"
         );
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+    out
 }

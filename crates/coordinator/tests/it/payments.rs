@@ -292,3 +292,147 @@ async fn a_paid_job_pays_the_miner_and_a_failed_one_refunds_the_client() -> anyh
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_and_expiry_refund_and_a_lost_miner_is_paid_only_once() -> anyhow::Result<()> {
+    for db in both().await {
+        let chain = chain().await?;
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock)
+            .await
+            .with_ledger(Arc::new(chain.node.clone()));
+        let client = &chain.treasury;
+        let client_address = Address::of(&client.public_key());
+        let supply = chain.node.state().await.supply();
+        let fund = chain
+            .send(
+                client,
+                TxBody::Transfer {
+                    to: Address::of(&coord.public_key()),
+                    amount: Amount(1_000_000),
+                },
+            )
+            .await?;
+        chain.node.submit(fund).await?;
+        let head = chain.node.head().await.header.height;
+        let submit_paid = async |id: &str, ttl: Option<i64>| -> anyhow::Result<EscrowTerms> {
+            let terms = EscrowTerms {
+                client: client_address,
+                job_id: id.into(),
+                coordinator: coord.public_key(),
+                expiry_height: head + 1_000,
+            };
+            let lock = chain
+                .send(
+                    client,
+                    TxBody::EscrowLock {
+                        terms: terms.clone(),
+                        amount: Amount(4_000_000),
+                    },
+                )
+                .await?;
+            let mut request: SubmitJob = serde_json::from_value(json!({
+                "payload": {"n": id},
+                "payment": {"escrow_lock": lock},
+            }))?;
+            request.ttl_seconds = ttl;
+            coord.submit("alice", request, None).await?;
+            Ok(terms)
+        };
+        let status = async |id: &str| {
+            coord
+                .client_job("alice", id)
+                .await
+                .ok()
+                .and_then(|j| j.payment_status)
+        };
+
+        // Canceled while queued (after its lock landed): refunded.
+        let canceled = submit_paid("cancel-me", None).await?;
+        settle_until(&coord, "cancel-me locked", async || {
+            status("cancel-me").await == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        coord.cancel("alice", "cancel-me").await?;
+        settle_until(&coord, "cancel-me refunded", async || {
+            status("cancel-me").await == Some(PaymentStatus::Refunded)
+        })
+        .await?;
+        assert_eq!(chain.balance(canceled.address()).await, 0, "{}", db.name);
+
+        // Expired with nobody to run it: refunded.
+        let expired = submit_paid("expire-me", Some(30)).await?;
+        settle_until(&coord, "expire-me locked", async || {
+            status("expire-me").await == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        clock.advance(31_000);
+        settle_until(&coord, "expire-me refunded", async || {
+            status("expire-me").await == Some(PaymentStatus::Refunded)
+        })
+        .await?;
+        assert_eq!(
+            coord.client_job("alice", "expire-me").await?.state,
+            JobState::Expired
+        );
+        assert_eq!(chain.balance(expired.address()).await, 0);
+
+        // A miner takes a job and vanishes; another completes it; the escrow pays once, to the
+        // second.
+        let lost = TestMiner::new("lost", 4);
+        let steady = TestMiner::new("steady", 5);
+        for miner in [&lost, &steady] {
+            let mut registration = miner.registration("A100", &[], 1_000_000);
+            registration.payout_address = Some(Address::of(&miner.key.public_key()).to_string());
+            coord.register(&miner.id, registration).await?;
+        }
+        submit_paid("lost-once", None).await?;
+        settle_until(&coord, "lost-once locked", async || {
+            status("lost-once").await == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        let taken = coord.poll(&lost.id, Duration::ZERO).await?.expect("job");
+        clock.advance(31_000);
+        coord.heartbeat(&steady.id, json!({})).await?;
+        coord.sweep().await?;
+        let again = coord
+            .poll(&steady.id, Duration::ZERO)
+            .await?
+            .expect("re-queued job");
+        assert_eq!(again.job_id, taken.job_id);
+        clock.advance(1_000);
+        let now = (clock.now() / 1_000) as u64;
+        let late = lost.result(&taken, json!({"by": "lost"}), 1_000, now);
+        assert!(
+            coord.complete(&lost.id, "lost-once", late).await.is_err(),
+            "the lost miner's result was taken"
+        );
+        coord
+            .complete(
+                &steady.id,
+                "lost-once",
+                steady.result(&again, json!({"by": "steady"}), 1_000, now),
+            )
+            .await?;
+        settle_until(&coord, "lost-once released", async || {
+            status("lost-once").await == Some(PaymentStatus::Released)
+        })
+        .await?;
+        // More sweeps change nothing: the escrow is settled once.
+        for _ in 0..3 {
+            coord.sweep().await?;
+        }
+        assert_eq!(
+            chain.balance(Address::of(&steady.key.public_key())).await,
+            1_000_000
+        );
+        assert_eq!(chain.balance(Address::of(&lost.key.public_key())).await, 0);
+        assert_eq!(
+            chain.node.state().await.supply(),
+            supply,
+            "{}: supply changed",
+            db.name
+        );
+    }
+    Ok(())
+}
