@@ -238,6 +238,32 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
         .await?;
     assert_eq!(stats["total_jobs"], 1);
     assert_eq!(stats["online_miners"], 1);
+    // The public feeds show the real job and its receipt, without the client's name.
+    let feed: Value = http
+        .get(server.at("/v1/explorer/jobs"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(feed["items"][0]["jobId"], job_id.as_str());
+    assert_eq!(feed["items"][0]["state"], "COMPLETED");
+    assert!(
+        !feed.to_string().contains("alice"),
+        "the feed names the client: {feed}"
+    );
+    let receipts: Value = http
+        .get(server.at("/v1/explorer/receipts"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(receipts["items"][0]["jobId"], job_id.as_str());
+    assert_eq!(receipts["items"][0]["priceBaseUnits"], 10_000);
+    let too_many = http
+        .get(server.at("/v1/explorer/jobs?limit=1000"))
+        .send()
+        .await?;
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
     let metrics = http.get(server.at("/metrics")).send().await?.text().await?;
     for line in [
         "aitbc_coordinator_jobs{state=\"COMPLETED\"} 1",

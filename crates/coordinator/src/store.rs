@@ -303,6 +303,44 @@ impl Store {
         rows.iter().map(job_of).collect()
     }
 
+    /// Jobs, newest first, a page at a time.
+    pub async fn jobs_page(&self, limit: i64, offset: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY requested_at DESC, id DESC LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_of).collect()
+    }
+
+    /// Receipts, newest first, a page at a time: job id, receipt, receipt hash, when stored.
+    pub async fn receipts_page(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, Value, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT job_id, receipt, receipt_hash, created_at FROM receipts \
+             ORDER BY created_at DESC, receipt_id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("job_id")?,
+                    serde_json::from_str(&r.try_get::<String, _>("receipt")?).map_err(corrupt)?,
+                    r.try_get("receipt_hash")?,
+                    r.try_get("created_at")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Hands queued job `job_id` to `miner_id` if it is still queued: only one caller wins.
     pub async fn claim(
         &self,

@@ -1,6 +1,7 @@
 //! The coordinator's HTTP API (`/v1/…`, the same under `/api/…`, and the admin part also under `/admin/…`): the earlier routes and field names, each checked against the caller's API key and role, with errors in the shared structured shape.
 
 mod admin;
+mod explorer;
 mod jobs;
 mod miners;
 
@@ -174,6 +175,8 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}/payment", get(jobs::payment))
         .route("/payments/terms", get(jobs::payment_terms))
         .route("/receipts/verify", post(jobs::verify_receipt))
+        .route("/explorer/jobs", get(explorer::jobs))
+        .route("/explorer/receipts", get(explorer::receipts))
         .route("/miners/register", post(miners::register))
         .route("/miners/heartbeat", post(miners::heartbeat))
         .route("/miners/poll", post(miners::poll))
