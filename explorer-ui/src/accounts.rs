@@ -1,7 +1,6 @@
 //! The rich list (`/explorer/accounts`): accounts by balance, largest first, each with its share of the supply, a page at a time (`?page=N`).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{AddressLink, Frame, grouped};
@@ -66,15 +65,8 @@ fn share_bp(part: u64, whole: u64) -> u64 {
 /// The page.
 #[component]
 pub fn AccountsPage() -> impl IntoView {
-    let query = use_query_map();
-    let page = move || {
-        query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<usize>().ok())
-                .unwrap_or(0)
-        })
-    };
-    let ranking = Resource::new(page, fetch_ranking);
+    let page = crate::page_number();
+    let ranking = Resource::new(move || page() as usize, fetch_ranking);
     view! {
         <Frame title="Accounts">
             <h1 class="text-2xl font-bold">"Accounts by balance"</h1>
@@ -90,13 +82,8 @@ pub fn AccountsPage() -> impl IntoView {
 
 #[component]
 fn RankingView(ranking: Ranking) -> impl IntoView {
-    let pages = ranking.total.div_ceil(PAGE);
-    let previous = (ranking.page > 0).then(|| {
-        view! { <a id="accounts-previous" class="underline" href=format!("/explorer/accounts?page={}", ranking.page - 1)>"← Richer"</a> }
-    });
-    let next = (ranking.page + 1 < pages).then(|| {
-        view! { <a id="accounts-next" class="underline" href=format!("/explorer/accounts?page={}", ranking.page + 1)>"Poorer →"</a> }
-    });
+    let pages = ranking.total.div_ceil(PAGE) as u64;
+    let page = ranking.page as u64;
     let rows = ranking
         .accounts
         .into_iter()
@@ -114,28 +101,25 @@ fn RankingView(ranking: Ranking) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <p id="accounts-summary" class="mt-1 text-sm text-muted">
-            {format!("{} accounts hold {} AITBC in all.", grouped(ranking.total as u64), ranking.supply)}
-        </p>
-        <div class="mt-4 overflow-x-auto">
-            <table id="accounts-list" class="w-full text-left text-sm">
-                <thead class="border-b border-line text-muted">
-                    <tr>
-                        <th class="py-2 pr-4 font-medium">"Rank"</th>
-                        <th class="py-2 pr-4 font-medium">"Address"</th>
-                        <th class="py-2 pr-4 text-right font-medium">"Balance (AITBC)"</th>
-                        <th class="py-2 pr-4 text-right font-medium">"Share"</th>
-                        <th class="py-2 text-right font-medium">"Transactions sent"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-        <nav class="mt-4 flex justify-between text-sm" aria-label="Pages">
-            <span>{previous}</span>
-            <span>{next}</span>
-        </nav>
-    }
+            <p id="accounts-summary" class="mt-1 text-sm text-muted">
+                {format!("{} accounts hold {} AITBC in all.", grouped(ranking.total as u64), ranking.supply)}
+            </p>
+            <div class="mt-4 overflow-x-auto">
+                <table id="accounts-list" class="w-full text-left text-sm">
+                    <thead class="border-b border-line text-muted">
+                        <tr>
+                            <th class="py-2 pr-4 font-medium">"Rank"</th>
+                            <th class="py-2 pr-4 font-medium">"Address"</th>
+                            <th class="py-2 pr-4 text-right font-medium">"Balance (AITBC)"</th>
+                            <th class="py-2 pr-4 text-right font-medium">"Share"</th>
+                            <th class="py-2 text-right font-medium">"Transactions sent"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+    <crate::Pager id="accounts" base="/explorer/accounts".to_owned() page pages labels=("← Richer", "Poorer →") />
+        }
 }
 
 #[cfg(test)]

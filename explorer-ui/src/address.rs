@@ -171,17 +171,10 @@ pub fn check_balance(
 #[component]
 pub fn AddressPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let address = move || params.with(|p| p.get("address").unwrap_or_default());
-    let page = move || {
-        query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0)
-        })
-    };
+    let page = crate::page_number();
     let info = Resource::new(
-        move || (address(), page()),
+        move || (address(), page() as u32),
         |(address, page)| fetch_address(address, page),
     );
     view! {
@@ -227,19 +220,8 @@ fn AddressView(info: AddressInfo) -> impl IntoView {
             proof,
         )));
     });
-    let pages = info.total.div_ceil(u64::from(PAGE)).max(1);
+    let pages = info.total.div_ceil(u64::from(PAGE));
     let here = format!("/explorer/address/{}", info.address);
-    let newer = (info.page > 0).then(|| {
-        let href = if info.page == 1 {
-            here.clone()
-        } else {
-            format!("{here}?page={}", info.page - 1)
-        };
-        view! { <a id="history-newer" class="underline" href=href>"← Newer"</a> }
-    });
-    let older = (u64::from(info.page) + 1 < pages).then(|| {
-        view! { <a id="history-older" class="underline" href=format!("{here}?page={}", info.page + 1)>"Older →"</a> }
-    });
     let rows = info
         .history
         .iter()
@@ -258,52 +240,48 @@ fn AddressView(info: AddressInfo) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <dl id="address-detail" class="mt-6 grid grid-cols-[8rem_1fr] gap-x-4 gap-y-2 text-sm sm:grid-cols-[10rem_1fr]">
-            <dt class="text-muted">"Balance"</dt>
-            <dd id="address-balance">{info.balance.to_grouped()} " AITBC"</dd>
-            <dt class="text-muted">"Nonce"</dt>
-            <dd>{info.nonce}</dd>
-            <dt class="text-muted">"Sent / received"</dt>
-            <dd>{info.sent} " / " {info.received}</dd>
-            <dt class="text-muted">"Balance proof"</dt>
-            <dd id="address-proof">
-                {move || match check.get() {
-                    Some(Check::Verified) => view! { <span data-proof="verified" class="text-green-600">"verified locally against the head block"</span> }.into_any(),
-                    Some(Check::Failed(why)) => view! { <span data-proof="failed" class="text-red-600">"verification failed: " {why}</span> }.into_any(),
-                    None => view! { <span data-proof="none" class="text-muted">"no account on chain yet"</span> }.into_any(),
-                }}
-            </dd>
-        </dl>
-        <h2 class="mt-8 text-lg font-semibold">"Balance over time"</h2>
-        <BalanceChart series=info.balance_series.clone() />
-        <div class="mt-8 flex flex-wrap items-baseline justify-between gap-2">
-            <h2 class="text-lg font-semibold">{format!("History ({})", grouped(info.total))}</h2>
-            <a id="history-csv" class="text-sm underline" href=format!("/rpc/address/{}/history.csv", info.address) download="">
-                "Export all as CSV"
-            </a>
-        </div>
-        <div class="mt-2 overflow-x-auto">
-            <table id="address-history" class="w-full text-left text-sm">
-                <thead class="border-b border-line text-muted">
-                    <tr>
-                        <th class="py-2 pr-4 font-medium">"Transaction"</th>
-                        <th class="py-2 pr-4 font-medium">"Direction"</th>
-                        <th class="py-2 pr-4 font-medium">"Counterparty"</th>
-                        <th class="py-2 pr-4 text-right font-medium">"Amount (AITBC)"</th>
-                        <th class="py-2 pr-4 text-right font-medium">"Fee"</th>
-                        <th class="py-2 pr-4 font-medium">"Block"</th>
-                        <th class="py-2 font-medium">"Time"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-        <nav class="mt-4 flex justify-between text-sm" aria-label="Pages">
-            <span>{newer}</span>
-            <span id="history-page" class="text-muted">{format!("page {} of {pages}", info.page + 1)}</span>
-            <span>{older}</span>
-        </nav>
-    }
+            <dl id="address-detail" class="mt-6 grid grid-cols-[8rem_1fr] gap-x-4 gap-y-2 text-sm sm:grid-cols-[10rem_1fr]">
+                <dt class="text-muted">"Balance"</dt>
+                <dd id="address-balance">{info.balance.to_grouped()} " AITBC"</dd>
+                <dt class="text-muted">"Nonce"</dt>
+                <dd>{info.nonce}</dd>
+                <dt class="text-muted">"Sent / received"</dt>
+                <dd>{info.sent} " / " {info.received}</dd>
+                <dt class="text-muted">"Balance proof"</dt>
+                <dd id="address-proof">
+                    {move || match check.get() {
+                        Some(Check::Verified) => view! { <span data-proof="verified" class="text-green-600">"verified locally against the head block"</span> }.into_any(),
+                        Some(Check::Failed(why)) => view! { <span data-proof="failed" class="text-red-600">"verification failed: " {why}</span> }.into_any(),
+                        None => view! { <span data-proof="none" class="text-muted">"no account on chain yet"</span> }.into_any(),
+                    }}
+                </dd>
+            </dl>
+            <h2 class="mt-8 text-lg font-semibold">"Balance over time"</h2>
+            <BalanceChart series=info.balance_series.clone() />
+            <div class="mt-8 flex flex-wrap items-baseline justify-between gap-2">
+                <h2 class="text-lg font-semibold">{format!("History ({})", grouped(info.total))}</h2>
+                <a id="history-csv" class="text-sm underline" href=format!("/rpc/address/{}/history.csv", info.address) download="">
+                    "Export all as CSV"
+                </a>
+            </div>
+            <div class="mt-2 overflow-x-auto">
+                <table id="address-history" class="w-full text-left text-sm">
+                    <thead class="border-b border-line text-muted">
+                        <tr>
+                            <th class="py-2 pr-4 font-medium">"Transaction"</th>
+                            <th class="py-2 pr-4 font-medium">"Direction"</th>
+                            <th class="py-2 pr-4 font-medium">"Counterparty"</th>
+                            <th class="py-2 pr-4 text-right font-medium">"Amount (AITBC)"</th>
+                            <th class="py-2 pr-4 text-right font-medium">"Fee"</th>
+                            <th class="py-2 pr-4 font-medium">"Block"</th>
+                            <th class="py-2 font-medium">"Time"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+    <crate::Pager id="history" base=here page=u64::from(info.page) pages />
+        }
 }
 
 /// The chart's drawing area, in SVG user units.

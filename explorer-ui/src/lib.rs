@@ -229,6 +229,44 @@ fn NoNode() -> impl IntoView {
     }
 }
 
+/// The page number in the URL's `?page=` (0, the first, when absent or not a number).
+fn page_number() -> impl Fn() -> u64 + Clone + Send + Sync + 'static {
+    let query = leptos_router::hooks::use_query_map();
+    move || query.with(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0))
+}
+
+/// Links to the neighbouring pages of a list paged by `?page=N` under `base`, with the ids
+/// `{id}-newer`, `{id}-page` and `{id}-older`.
+#[component]
+fn Pager(
+    id: &'static str,
+    base: String,
+    page: u64,
+    pages: u64,
+    #[prop(default = ("← Newer", "Older →"))] labels: (&'static str, &'static str),
+) -> impl IntoView {
+    let link = move |n: u64| {
+        if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}?page={n}")
+        }
+    };
+    let newer = (page > 0).then(|| {
+        view! { <a id=format!("{id}-newer") class="underline" href=link(page - 1)>{labels.0}</a> }
+    });
+    let older = (page + 1 < pages).then(|| {
+        view! { <a id=format!("{id}-older") class="underline" href=link(page + 1)>{labels.1}</a> }
+    });
+    view! {
+        <nav class="mt-4 flex justify-between text-sm" aria-label="Pages">
+            <span>{newer}</span>
+            <span id=format!("{id}-page") class="text-muted">{format!("page {} of {}", page + 1, pages.max(1))}</span>
+            <span>{older}</span>
+        </nav>
+    }
+}
+
 /// A link to an address in a list, shortened (the whole address in its tooltip and on its page,
 /// where the copy button is).
 #[component]

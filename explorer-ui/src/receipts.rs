@@ -1,7 +1,6 @@
 //! The receipts page (`/explorer/receipts`): the job receipts anchored on chain (by receipt-anchor transactions and escrow releases), newest first, a page at a time (`?page=N`).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{AddressLink, Ago, Frame, grouped, short};
@@ -56,15 +55,8 @@ pub async fn fetch_receipts(page: u32) -> Result<ReceiptsPage, ServerFnError> {
 /// The page.
 #[component]
 pub fn ReceiptsPage() -> impl IntoView {
-    let query = use_query_map();
-    let page = move || {
-        query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0)
-        })
-    };
-    let receipts = Resource::new(page, fetch_receipts);
+    let page = crate::page_number();
+    let receipts = Resource::new(move || page() as u32, fetch_receipts);
     view! {
         <Frame title="Receipts">
             <h1 class="text-2xl font-bold">"Job receipts on chain"</h1>
@@ -80,13 +72,8 @@ pub fn ReceiptsPage() -> impl IntoView {
 
 #[component]
 fn ReceiptList(page: ReceiptsPage) -> impl IntoView {
-    let pages = page.total.div_ceil(u64::from(PAGE)).max(1);
-    let newer = (page.page > 0).then(|| {
-        view! { <a id="receipts-newer" class="underline" href=format!("/explorer/receipts?page={}", page.page - 1)>"← Newer"</a> }
-    });
-    let older = (u64::from(page.page) + 1 < pages).then(|| {
-        view! { <a id="receipts-older" class="underline" href=format!("/explorer/receipts?page={}", page.page + 1)>"Older →"</a> }
-    });
+    let pages = page.total.div_ceil(u64::from(PAGE));
+    let number = u64::from(page.page);
     if page.total == 0 {
         return view! {
             <p id="receipts-empty" class="mt-6 text-muted">
@@ -132,10 +119,7 @@ fn ReceiptList(page: ReceiptsPage) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
-        <nav class="mt-4 flex justify-between text-sm" aria-label="Pages">
-            <span>{newer}</span>
-            <span>{older}</span>
-        </nav>
+<crate::Pager id="receipts" base="/explorer/receipts".to_owned() page=number pages />
     }
     .into_any()
 }
