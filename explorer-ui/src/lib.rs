@@ -5,6 +5,7 @@ mod address;
 mod block;
 mod blocks;
 mod home;
+mod jobs;
 mod live;
 mod mempool;
 mod network;
@@ -19,6 +20,7 @@ pub use address::{AddressPage, balance_series, check_balance};
 pub use block::BlockPage;
 pub use blocks::BlocksPage;
 pub use home::{ExplorerHome, Summary, explorer_summary};
+pub use jobs::JobsPage;
 pub use live::{BlockRow, push_block};
 pub use mempool::MempoolPage;
 pub use network::NetworkPage;
@@ -169,11 +171,12 @@ fn Copy(#[prop(into)] text: String) -> impl IntoView {
 }
 
 /// The explorer's sections, in the order of the section bar.
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/explorer/", "Overview"),
     ("/explorer/blocks", "Blocks"),
     ("/explorer/mempool", "Mempool"),
     ("/explorer/accounts", "Accounts"),
+    ("/explorer/jobs", "Jobs"),
     ("/explorer/receipts", "Receipts"),
     ("/explorer/network", "Network"),
 ];

@@ -122,11 +122,12 @@ pub fn app(state: AppState) -> Router {
     }
     let api_only = state.config.api_only;
     let node = state.node.clone();
+    let coordinator = state.coordinator.clone();
     let router = router.with_state(state);
     if api_only {
         with_common_layers(router.fallback(api::route_not_found))
     } else {
-        with_common_layers(router.merge(web::router(options, node)))
+        with_common_layers(router.merge(web::router(options, node, coordinator)))
     }
 }
 

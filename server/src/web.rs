@@ -102,11 +102,18 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// Every HTML route, the redirects, and the fallback that serves static files or the 404 page.
 ///
-/// Pages and their server functions find the chain node in Leptos's context.
-pub fn router<S>(options: LeptosOptions, node: Option<chain::Node>) -> Router<S> {
+/// Pages and their server functions find the chain node and the coordinator in Leptos's context.
+pub fn router<S>(
+    options: LeptosOptions,
+    node: Option<chain::Node>,
+    coordinator: Option<coordinator::Coordinator>,
+) -> Router<S> {
     let routes = generate_route_list(App);
     let context = move || {
         request_context();
+        if let Some(coordinator) = &coordinator {
+            provide_context(coordinator.clone());
+        }
         if let Some(node) = &node {
             provide_context(node.clone());
         }

@@ -259,6 +259,17 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
         .await?;
     assert_eq!(receipts["items"][0]["jobId"], job_id.as_str());
     assert_eq!(receipts["items"][0]["priceBaseUnits"], 10_000);
+    let page = http
+        .get(server.at("/explorer/jobs"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        page.contains(&format!("data-job=\"{job_id}\"")),
+        "the explorer's jobs page lacks the job"
+    );
+    assert!(page.contains("COMPLETED") && !page.contains("alice"));
     let too_many = http
         .get(server.at("/v1/explorer/jobs?limit=1000"))
         .send()

@@ -114,6 +114,11 @@ async fn lists_pages_export_and_phone_layout() -> anyhow::Result<()> {
     // No job has been paid yet: the receipts page says so rather than showing anything.
     let receipts = page(&http, &server, "/explorer/receipts").await?;
     assert!(receipts.contains("id=\"receipts-empty\""));
+    let jobs = page(&http, &server, "/explorer/jobs").await?;
+    assert!(
+        jobs.contains("id=\"jobs-empty\""),
+        "the coordinator has no jobs yet"
+    );
 
     // The address's history pages: 25 on the first, the rest on the second, and a chart.
     let address_path = format!("/explorer/address/{to}");

@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/explorer/accounts") view=explorer_ui::AccountsPage />
                     <Route path=path!("/explorer/network") view=explorer_ui::NetworkPage />
                     <Route path=path!("/explorer/receipts") view=explorer_ui::ReceiptsPage />
+                    <Route path=path!("/explorer/jobs") view=explorer_ui::JobsPage />
                     <Route path=path!("/explorer/tx/:hash") view=explorer_ui::TxPage />
                     <Route path=path!("/explorer/search") view=explorer_ui::SearchPage />
                     <Route path=path!("/explorer/block/:height") view=explorer_ui::BlockPage />
