@@ -24,11 +24,18 @@ pub async fn method_not_allowed(OriginalUri(uri): OriginalUri, request: Request)
 }
 
 /// The routers mounted under the API prefixes.
-pub fn routers() -> [(&'static str, Router<AppState>); 4] {
+pub fn routers(state: &AppState) -> [(&'static str, Router<AppState>); 4] {
+    // The coordinator's routes are limited per client address as well as per key.
+    let limited = |router: Router<AppState>| {
+        router.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::coordinator_api::per_ip,
+        ))
+    };
     [
-        ("/api", crate::coordinator_api::router()),
-        ("/v1", crate::coordinator_api::router()),
+        ("/api", limited(crate::coordinator_api::router())),
+        ("/v1", limited(crate::coordinator_api::router())),
         ("/rpc", crate::rpc::router()),
-        ("/admin", crate::coordinator_api::admin_router()),
+        ("/admin", limited(crate::coordinator_api::admin_router())),
     ]
 }

@@ -61,6 +61,16 @@ pub struct Config {
     #[arg(long, env = "AITBC_ALLOW_UNPAID_JOBS")]
     pub allow_unpaid_jobs: bool,
 
+    /// Requests a second each API key may make of the coordinator (twice that at once; 0: no
+    /// limit).
+    #[arg(long, env = "AITBC_KEY_RATE_LIMIT", default_value_t = 100)]
+    pub key_rate_limit: u32,
+
+    /// Requests a second each client address may make of the coordinator (twice that at once;
+    /// 0: no limit).
+    #[arg(long, env = "AITBC_IP_RATE_LIMIT", default_value_t = 200)]
+    pub ip_rate_limit: u32,
+
     /// Run no coordinator (its API then answers 503).
     #[arg(long, env = "AITBC_NO_COORDINATOR")]
     pub no_coordinator: bool,

@@ -67,6 +67,12 @@ pub enum ApiError {
         code: String,
         message: String,
     },
+    /// The caller went past its rate limit; `Retry-After` says when to come back.
+    #[error("too many requests from this {who}; slow down")]
+    RateLimited {
+        who: &'static str,
+        retry_after_s: u64,
+    },
     /// A failure of ours; the cause is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -103,6 +109,7 @@ impl ApiError {
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Refused { status, .. } => *status,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +126,7 @@ impl ApiError {
             ApiError::BadParameter { .. } => "INVALID_PARAMETER",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Refused { code, .. } => code,
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -171,7 +179,14 @@ impl IntoResponse for ApiError {
             timestamp,
             request_id: REQUEST_ID.try_with(Clone::clone).ok(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_s, .. } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_s),
+            );
+        }
+        response
     }
 }
 

@@ -54,12 +54,19 @@ pub struct AppState {
     pub storage_probe: Arc<health::ProbeCache>,
     /// The job coordinator this server runs, if any.
     pub coordinator: Option<coordinator::Coordinator>,
+    /// The coordinator API's rate limits.
+    pub(crate) limits: Arc<coordinator_api::Limits>,
 }
 
 impl AppState {
     /// State for a server with `config`, starting its uptime clock now.
     pub fn new(config: Config) -> Self {
+        let limits = Arc::new(coordinator_api::Limits {
+            per_key: coordinator_api::Limiter::new(config.key_rate_limit),
+            per_ip: coordinator_api::Limiter::new(config.ip_rate_limit),
+        });
         Self {
+            limits,
             config: Arc::new(config),
             started: Instant::now(),
             node: None,
@@ -114,7 +121,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(metrics));
-    for (prefix, api) in api::routers() {
+    for (prefix, api) in api::routers(&state) {
         // `nest` covers `/api` and `/api/x`; the bare `/api/` needs its own route.
         router = router
             .nest(prefix, api)
@@ -211,6 +218,8 @@ pub async fn run(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
+    // The peer's address reaches handlers as `ConnectInfo`, for the per-address rate limit.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping_tx.send(());

@@ -62,7 +62,7 @@ fn receipt_for(job: &Value, miner: &str, key: &SecretKey, result: &Value, units_
     receipt
 }
 
-/// A server that also takes unpaid jobs.
+/// A server that also takes unpaid jobs, without rate limits.
 async fn unpaid_server(
     data: Option<std::path::PathBuf>,
     bind: Option<String>,
@@ -72,7 +72,17 @@ async fn unpaid_server(
         Options {
             data_dir: data,
             bind,
-            args: vec!["--allow-unpaid-jobs".into()],
+            // Limits are tested on their own; these tests send as fast as they can.
+            args: [
+                "--allow-unpaid-jobs",
+                "--key-rate-limit",
+                "0",
+                "--ip-rate-limit",
+                "0",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
         },
     )
     .await
@@ -481,5 +491,64 @@ async fn a_paid_job_settles_on_chain_and_an_unpaid_one_is_refused() -> anyhow::R
         .json()
         .await?;
     assert_eq!(escrow_balance["balance"], 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callers_past_their_rate_limit_are_told_to_slow_down() -> anyhow::Result<()> {
+    let args = ["--key-rate-limit", "5", "--ip-rate-limit", "50"];
+    let server = Server::start_with_options(
+        Site::Default,
+        Options {
+            data_dir: None,
+            bind: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+        },
+    )
+    .await?;
+    let http = reqwest::Client::new();
+    let alice = issue(&http, &server, "client", "alice").await?;
+    let bob = issue(&http, &server, "client", "bob").await?;
+    let mut refused = None;
+    for _ in 0..30 {
+        let response = http
+            .get(server.at("/v1/jobs/none"))
+            .header("x-api-key", &alice)
+            .send()
+            .await?;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    let refused = refused.expect("30 quick requests under a limit of 5 a second all passed");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await?;
+    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+    // Another key has its own allowance.
+    let other = http
+        .get(server.at("/v1/jobs/none"))
+        .header("x-api-key", &bob)
+        .send()
+        .await?;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    // One address, even without a key, is limited too.
+    let mut limited = false;
+    for _ in 0..300 {
+        let response = http
+            .post(server.at("/v1/receipts/verify"))
+            .json(&json!({}))
+            .send()
+            .await?;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(
+        limited,
+        "300 quick requests from one address under a limit of 50 a second all passed"
+    );
     Ok(())
 }

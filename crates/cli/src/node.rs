@@ -61,6 +61,8 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         // A chain node on its own runs no coordinator.
         coordinator_db: None,
         allow_unpaid_jobs: false,
+        key_rate_limit: 100,
+        ip_rate_limit: 200,
         no_coordinator: true,
         api_only: true,
     }

@@ -3,7 +3,10 @@
 mod admin;
 mod explorer;
 mod jobs;
+mod limits;
 mod miners;
+
+pub use limits::{Limiter, Limits, per_ip};
 
 use std::path::Path;
 
@@ -51,6 +54,9 @@ async fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<
                 "invalid api key",
             )
         })?;
+    if let Err(wait) = state.limits.per_key.take(&key.id) {
+        return Err(limits::too_many(wait, "API key"));
+    }
     if key.role != role {
         return Err(ApiError::refused(
             StatusCode::FORBIDDEN,

@@ -24,6 +24,8 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         no_chain: true,
         coordinator_db: None,
         allow_unpaid_jobs: false,
+        key_rate_limit: 100,
+        ip_rate_limit: 200,
         no_coordinator: true,
         api_only: false,
     }
