@@ -35,6 +35,7 @@ use tower_http::{
 use tracing::Level;
 
 pub use config::Config;
+pub use coordinator_api::OPENAPI as COORDINATOR_OPENAPI;
 pub use error::{ApiError, ApiJson, FieldError};
 pub use rpc::OPENAPI as RPC_OPENAPI;
 pub use shutdown::shutdown_signal;

@@ -189,10 +189,22 @@ pub fn router() -> Router<AppState> {
         .route("/miners/{job_id}/result", post(miners::result))
         .route("/miners/{job_id}/fail", post(miners::fail))
         .route("/miners/{job_id}/progress", post(miners::progress))
+        .route("/openapi.json", get(openapi))
         .nest("/admin", admin_router())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .fallback(crate::api::route_not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
+}
+
+/// The OpenAPI description of every route of [`router`] (the admin routes under `/admin`); a
+/// test keeps the two in step.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
 
 /// The admin routes, under `/v1/admin` and `/admin`.

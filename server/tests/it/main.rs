@@ -413,3 +413,44 @@ fn every_rpc_route_is_in_the_openapi_document_and_nothing_else() {
         "OpenAPI paths and router paths differ"
     );
 }
+
+/// The paths registered in `source` between `from` and `to` (or its end).
+fn registered_paths(
+    source: &str,
+    from: &str,
+    to: Option<&str>,
+) -> std::collections::BTreeSet<String> {
+    let start = source.find(from).expect("router function");
+    let end = to
+        .and_then(|t| source[start..].find(t))
+        .map_or(source.len(), |e| start + e);
+    source[start..end]
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_coordinator_route_is_in_its_openapi_document_and_nothing_else() {
+    let document: Value = serde_json::from_str(server::COORDINATOR_OPENAPI).expect("valid JSON");
+    let documented: std::collections::BTreeSet<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    let source = include_str!("../../src/coordinator_api/mod.rs");
+    let mut registered = registered_paths(source, "pub fn router()", Some("pub fn admin_router()"));
+    registered.extend(
+        registered_paths(source, "pub fn admin_router()", None)
+            .into_iter()
+            .map(|p| format!("/admin{p}")),
+    );
+    assert!(registered.len() > 25, "found only {registered:?}");
+    assert_eq!(
+        documented, registered,
+        "OpenAPI paths and router paths differ"
+    );
+}
