@@ -387,14 +387,11 @@ async fn a_wrong_method_on_an_api_route_is_a_json_405() {
 
 /// The route paths registered in `rpc/mod.rs`, read from its source.
 fn registered_rpc_paths() -> std::collections::BTreeSet<String> {
-    let source = include_str!("../../src/rpc/mod.rs");
-    source
-        .split(".route(")
-        .skip(1)
-        // The path is the first string literal, wherever rustfmt put it.
-        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
-        .map(str::to_owned)
-        .collect()
+    registered_paths(
+        include_str!("../../src/rpc/mod.rs"),
+        "pub fn router()",
+        None,
+    )
 }
 
 #[test]
@@ -414,7 +411,8 @@ fn every_rpc_route_is_in_the_openapi_document_and_nothing_else() {
     );
 }
 
-/// The paths registered in `source` between `from` and `to` (or its end).
+/// The paths registered with `.route(` in `source` between `from` and `to` (or its end): the
+/// path is the first string literal, wherever rustfmt put it.
 fn registered_paths(
     source: &str,
     from: &str,
