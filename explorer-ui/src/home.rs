@@ -134,8 +134,8 @@ async fn compute(
     let from_height = head
         .height
         .saturating_sub(window_ms / genesis.params.block_time_ms.max(1) + 1);
-    let (_, recent_txs) = store
-        .activity_since(since, from_height)
+    let recent_txs = store
+        .txs_since(since, from_height)
         .await
         .map_err(crate::failed)?;
     Ok(Summary {

@@ -650,24 +650,18 @@ impl Store {
             .collect()
     }
 
-    /// How many blocks have a timestamp at or after `since_ms`, and how many transactions they
-    /// hold.
-    /// Only blocks from `from_height` up are looked at (timestamps are not indexed; heights
-    /// bound the scan).
-    pub async fn activity_since(
-        &self,
-        since_ms: u64,
-        from_height: u64,
-    ) -> Result<(u64, u64), StoreError> {
-        let (blocks, txs): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), SUM(tx_count) FROM blocks \
+    /// How many transactions the blocks with a timestamp at or after `since_ms` hold. Only blocks
+    /// from `from_height` up are looked at (timestamps are not indexed; heights bound the scan).
+    pub async fn txs_since(&self, since_ms: u64, from_height: u64) -> Result<u64, StoreError> {
+        let txs: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(tx_count) FROM blocks \
              WHERE height >= ? AND height > 0 AND timestamp_ms >= ?",
         )
         .bind(i64_of(from_height))
         .bind(i64_of(since_ms))
         .fetch_one(&self.pool)
         .await?;
-        Ok((blocks as u64, txs.unwrap_or(0) as u64))
+        Ok(txs.unwrap_or(0) as u64)
     }
 
     /// The last `limit` blocks that touched `address`, oldest first, each with the balance the
