@@ -71,6 +71,10 @@ pub struct Config {
     #[arg(long, env = "AITBC_IP_RATE_LIMIT", default_value_t = 200)]
     pub ip_rate_limit: u32,
 
+    /// Seconds a miner may stay silent before it is offline and its jobs go to others.
+    #[arg(long, env = "AITBC_HEARTBEAT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub heartbeat_timeout: u32,
+
     /// Run no coordinator (its API then answers 503).
     #[arg(long, env = "AITBC_NO_COORDINATOR")]
     pub no_coordinator: bool,

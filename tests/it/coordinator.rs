@@ -4,41 +4,14 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tests::{Options, Server, Site};
+use tests::{
+    Options, Server, Site,
+    stack::{admin_key, issue},
+};
 use types::{
     SecretKey,
     receipt::{JobReceipt, sign, value_hash},
 };
-
-/// The admin key the server wrote on its first start.
-fn admin_key(server: &Server) -> anyhow::Result<String> {
-    Ok(
-        std::fs::read_to_string(server.data_dir().join("coordinator/admin.key"))?
-            .trim()
-            .to_owned(),
-    )
-}
-
-async fn issue(
-    http: &reqwest::Client,
-    server: &Server,
-    role: &str,
-    identity: &str,
-) -> anyhow::Result<String> {
-    let response = http
-        .post(server.at("/admin/keys"))
-        .header("x-api-key", admin_key(server)?)
-        .json(&json!({ "role": role, "identity": identity }))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status() == StatusCode::CREATED,
-        "{}",
-        response.text().await?
-    );
-    let body: Value = response.json().await?;
-    Ok(body["secret"].as_str().expect("secret").to_owned())
-}
 
 /// Signs the receipt of `job` as the miner with `key` would.
 fn receipt_for(job: &Value, miner: &str, key: &SecretKey, result: &Value, units_ms: u64) -> Value {

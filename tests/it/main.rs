@@ -7,4 +7,5 @@ mod explorer;
 mod explorer_pages;
 mod http;
 mod hydration;
+mod miners;
 mod network;

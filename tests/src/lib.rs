@@ -1,7 +1,10 @@
-//! Harness for the end-to-end tests: starts real `aitbc-server` processes on loopback and drives a real headless Chromium over the DevTools protocol.
+//! Harness for the end-to-end tests: starts real `aitbc-server` and `aitbc-miner` processes on loopback, talks to the stack as its users do, and drives a real headless Chromium over the DevTools protocol.
 
 mod browser;
+mod miner;
 mod server;
+pub mod stack;
 
 pub use browser::{Browser, ConsoleEntry, Tab, screenshot_dir};
+pub use miner::Miner;
 pub use server::{Options, Server, Site, free_port};

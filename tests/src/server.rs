@@ -38,7 +38,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// The server binary: `AITBC_SERVER_BIN` (set by `./x test`), else the one beside this test's
 /// target folder.
-fn server_binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn server_binary() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("AITBC_SERVER_BIN") {
         return Ok(PathBuf::from(path));
     }

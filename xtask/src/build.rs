@@ -166,7 +166,7 @@ impl Build {
     pub fn server(&self) -> anyhow::Result<()> {
         step("Compiling");
         eprintln!(
-            "server and CLI ({})",
+            "server, CLI and miner ({})",
             if self.release { "release" } else { "dev" }
         );
         let mut cargo = Command::new("cargo");
@@ -181,6 +181,10 @@ impl Build {
                 "cli",
                 "--bin",
                 "aitbc",
+                "-p",
+                "miner",
+                "--bin",
+                "aitbc-miner",
             ])
             .current_dir(sh::root());
         if self.release {

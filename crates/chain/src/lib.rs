@@ -4,7 +4,16 @@ pub mod block;
 pub mod consensus;
 pub mod devnet;
 pub mod genesis;
-pub mod keyfile;
+/// Key files (`types::keyfile`) and fresh keys for them.
+pub mod keyfile {
+    pub use types::keyfile::*;
+
+    /// A fresh random key from the operating system's generator.
+    pub fn generate() -> types::SecretKey {
+        let seed: [u8; 32] = rand::random();
+        types::SecretKey::from_seed(&seed)
+    }
+}
 pub mod mempool;
 pub mod node;
 pub mod state;

@@ -63,6 +63,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         allow_unpaid_jobs: false,
         key_rate_limit: 100,
         ip_rate_limit: 200,
+        heartbeat_timeout: 30,
         no_coordinator: true,
         api_only: true,
     }

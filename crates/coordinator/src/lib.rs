@@ -279,7 +279,9 @@ impl Coordinator {
         if let Some(key) = &idempotency_key
             && let Some(existing) = self.store.job_by_key(client_id, key).await?
         {
-            return same_body(existing, &body_hash);
+            let job = same_body(existing, &body_hash)?;
+            self.resend_unseen_lock(&job).await;
+            return Ok(job);
         }
         let id = match (&request.payment, &request.job_id) {
             (Some(payment), chosen) => {

@@ -157,6 +157,23 @@ impl Coordinator {
         }
     }
 
+    /// Sends the lock of a job the chain has not heard of: a retried submission of a job stored
+    /// just before the process stopped (before its lock went out) sends it now, so the client's
+    /// later locks do not wait behind a gap in its nonces until the next resend.
+    pub(crate) async fn resend_unseen_lock(&self, job: &Job) {
+        let (Some(ledger), Some(payment)) = (&self.ledger, &job.payment) else {
+            return;
+        };
+        if job.payment_status != Some(PaymentStatus::Locking) {
+            return;
+        }
+        if let Ok(TxState::Unknown) = ledger.status(payment.lock_tx.hash()).await
+            && let Err(error) = ledger.submit(payment.lock_tx.clone()).await
+        {
+            tracing::warn!(job = %job.id, %error, "could not send an escrow lock; trying again later");
+        }
+    }
+
     /// One round of settlement: locks that reached a block free their jobs, finished jobs get
     /// their release or refund, and settlements that reached a block are recorded.
     pub async fn settle(&self) -> Result<usize, Error> {

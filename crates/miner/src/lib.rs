@@ -1,1 +1,9 @@
-//! The GPU miner client and its inference backends; no behaviour yet: the miner issue fills it in.
+//! The AITBC miner: a long-running client beside a GPU that registers with the coordinator, keeps its heartbeat, long-polls for jobs, runs them on a backend and reports each result with a receipt it signs.
+
+pub mod backend;
+pub mod client;
+pub mod worker;
+
+pub use backend::{Backend, BackendError, Output, TestBackend};
+pub use client::{ClientError, CoordinatorClient};
+pub use worker::{Miner, MinerConfig};

@@ -257,6 +257,7 @@ pub async fn open(
         coordinator::Config {
             chain_id: chain_id.to_owned(),
             allow_unpaid: config.allow_unpaid_jobs,
+            heartbeat_timeout_ms: i64::from(config.heartbeat_timeout) * 1_000,
             ..coordinator::Config::default()
         },
         key,

@@ -26,6 +26,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         allow_unpaid_jobs: false,
         key_rate_limit: 100,
         ip_rate_limit: 200,
+        heartbeat_timeout: 30,
         no_coordinator: true,
         api_only: false,
     }

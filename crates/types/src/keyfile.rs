@@ -1,8 +1,8 @@
-//! Secret keys on disk: the 32-byte seed in hex, in a file only its owner may read (mode 0600), refused when others could read it.
+//! Secret keys on disk, for every program that keeps one (node, coordinator, miner): the 32-byte seed in hex, in a file only its owner may read (mode 0600), refused when others could read it.
 
 use std::{fs, io::Write, path::Path};
 
-use types::SecretKey;
+use crate::SecretKey;
 
 /// Why a key file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -51,31 +51,4 @@ pub fn read(path: &Path) -> Result<SecretKey, KeyFileError> {
     hex::decode_to_slice(text.trim(), &mut seed)
         .map_err(|_| KeyFileError::Malformed(path.display().to_string()))?;
     Ok(SecretKey::from_seed(&seed))
-}
-
-/// A fresh random key from the operating system's generator.
-pub fn generate() -> SecretKey {
-    let seed: [u8; 32] = rand::random();
-    SecretKey::from_seed(&seed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_permissions() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("k");
-        let key = generate();
-        write(&path, &key).expect("write");
-        assert_eq!(read(&path).expect("read").public_key(), key.public_key());
-        assert!(write(&path, &key).is_err(), "overwrote an existing key");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-            assert!(matches!(read(&path), Err(KeyFileError::TooOpen(_))));
-        }
-    }
 }

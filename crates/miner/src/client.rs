@@ -1,0 +1,183 @@
+//! The coordinator's miner routes over HTTP (`/v1/miners/*`), with the coordinator's structured errors read back and transient failures told apart from refusals.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Why a call to the coordinator did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer (connection refused, reset, timed out) or a 5xx / 429: worth retrying.
+    #[error("the coordinator is unreachable or busy: {0}")]
+    Unavailable(String),
+    /// The coordinator refused the call; retrying the same call will not help.
+    #[error("the coordinator refused: {status} {code}: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+impl ClientError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ClientError::Unavailable(_))
+    }
+}
+
+/// A job handed to this miner by a poll.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Assigned {
+    pub job_id: String,
+    pub payload: Value,
+    /// The client's id, named in the receipt.
+    pub client: String,
+    /// Unix seconds when the coordinator handed the job out.
+    pub started_at: u64,
+    /// Base units per GPU second, as the coordinator recorded this miner's price.
+    pub unit_price: u64,
+    pub chain_id: String,
+}
+
+/// The miner routes of one coordinator, called with one miner API key.
+#[derive(Clone, Debug)]
+pub struct CoordinatorClient {
+    http: reqwest::Client,
+    base: String,
+    api_key: String,
+}
+
+impl CoordinatorClient {
+    /// `base` is the coordinator's root URL (`http://127.0.0.1:8080`); the routes are under
+    /// `/v1/`.
+    pub fn new(base: &str, api_key: &str) -> Self {
+        CoordinatorClient {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            base: base.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<Option<Value>, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/v1{path}", self.base))
+            .header("x-api-key", &self.api_key)
+            .timeout(timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Some(value));
+        }
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ClientError::Unavailable(format!("{status}: {text}")));
+        }
+        let field = |name: &str| {
+            value["error"][name]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| text.chars().take(200).collect())
+        };
+        Err(ClientError::Refused {
+            status: status.as_u16(),
+            code: field("code"),
+            message: field("message"),
+        })
+    }
+
+    /// Registers (or re-registers) this miner; returns the miner id the coordinator knows it
+    /// by (its API key's identity).
+    pub async fn register(&self, registration: &Value) -> Result<String, ClientError> {
+        let answer = self
+            .post("/miners/register", registration, Duration::from_secs(10))
+            .await?
+            .unwrap_or_default();
+        answer["miner_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Unavailable(format!("no miner_id in {answer}")))
+    }
+
+    pub async fn heartbeat(&self, metadata: &Value) -> Result<(), ClientError> {
+        self.post(
+            "/miners/heartbeat",
+            &json!({ "metadata": metadata }),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Waits up to `wait` for a job this miner can run.
+    pub async fn poll(&self, wait: Duration) -> Result<Option<Assigned>, ClientError> {
+        let answer = self
+            .post(
+                "/miners/poll",
+                &json!({ "max_wait_seconds": wait.as_secs_f64() }),
+                wait + Duration::from_secs(10),
+            )
+            .await?;
+        answer
+            .map(|job| {
+                serde_json::from_value(job.clone())
+                    .map_err(|e| ClientError::Unavailable(format!("unreadable job {job}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Reports a result with the receipt this miner signed; returns the attested receipt.
+    pub async fn result(
+        &self,
+        job_id: &str,
+        result: &Value,
+        metrics: &Value,
+        receipt: &Value,
+    ) -> Result<Value, ClientError> {
+        let answer = self
+            .post(
+                &format!("/miners/{job_id}/result"),
+                &json!({ "result": result, "metrics": metrics, "receipt": receipt }),
+                Duration::from_secs(30),
+            )
+            .await?
+            .unwrap_or_default();
+        Ok(answer["receipt"].clone())
+    }
+
+    pub async fn fail(
+        &self,
+        job_id: &str,
+        code: &str,
+        message: &str,
+        metrics: &Value,
+    ) -> Result<(), ClientError> {
+        self.post(
+            &format!("/miners/{job_id}/fail"),
+            &json!({ "error_code": code, "error_message": message, "metrics": metrics }),
+            Duration::from_secs(30),
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,312 @@
+//! The miner's loop: register, keep the heartbeat, long-poll for jobs on as many slots as the concurrency allows, run each on the backend, report the result with a signed receipt (or the failure), retry through coordinator outages with backoff and jitter, and drain on shutdown.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::{sync::watch, time::Instant};
+use types::{
+    Address, SecretKey,
+    receipt::{JobReceipt, sign, value_hash},
+};
+
+use crate::{
+    backend::Backend,
+    client::{Assigned, ClientError, CoordinatorClient},
+};
+
+/// One GPU as the miner advertises it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GpuInfo {
+    pub name: String,
+    pub memory_mb: u64,
+}
+
+/// How a miner runs.
+#[derive(Clone, Debug)]
+pub struct MinerConfig {
+    /// The coordinator's root URL.
+    pub coordinator: String,
+    /// A miner API key issued by the coordinator's admin.
+    pub api_key: String,
+    /// Signs this miner's receipts; its public key is registered.
+    pub key: SecretKey,
+    /// Where payments for this miner's jobs go.
+    pub payout_address: Option<Address>,
+    pub gpus: Vec<GpuInfo>,
+    pub cuda: Option<String>,
+    pub models: Vec<String>,
+    /// Base units per GPU second.
+    pub price_per_unit: u64,
+    pub region: Option<String>,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    pub heartbeat_every: Duration,
+    /// The longest each long poll waits.
+    pub poll_wait: Duration,
+}
+
+/// A miner: its configuration, its coordinator and its backend.
+pub struct Miner {
+    config: MinerConfig,
+    client: CoordinatorClient,
+    backend: Arc<dyn Backend>,
+}
+
+/// The first retry waits about this long; each later one twice as long, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Exponential backoff with full jitter (a random wait up to the current ceiling).
+struct Backoff {
+    ceiling: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff {
+            ceiling: FIRST_BACKOFF,
+        }
+    }
+
+    fn next(&mut self) -> Duration {
+        let wait = self.ceiling.mul_f64(rand::rng().random_range(0.5..=1.0));
+        self.ceiling = (self.ceiling * 2).min(MAX_BACKOFF);
+        wait
+    }
+}
+
+impl Miner {
+    pub fn new(config: MinerConfig, backend: Arc<dyn Backend>) -> Self {
+        let client = CoordinatorClient::new(&config.coordinator, &config.api_key);
+        Miner {
+            config,
+            client,
+            backend,
+        }
+    }
+
+    /// What the miner registers with.
+    fn registration(&self) -> Value {
+        let c = &self.config;
+        json!({
+            "capabilities": {
+                "gpus": c.gpus,
+                "cuda": c.cuda,
+                "models": c.models,
+                "price_per_unit": c.price_per_unit,
+                "region": c.region,
+            },
+            "concurrency": c.concurrency,
+            "region": c.region,
+            "public_key": c.key.public_key().to_hex(),
+            "payout_address": c.payout_address.map(|a| a.to_string()),
+        })
+    }
+
+    /// Runs until `shutdown` completes, then stops taking jobs, finishes (and reports) the ones
+    /// it holds, and returns. Fails only when the coordinator refuses the registration.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (stop_tx, stop) = watch::channel(false);
+        let registration = self.registration();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let miner_id = tokio::select! {
+            id = retrying(&stop, "register", || self.client.register(&registration)) => id,
+            () = &mut shutdown => return Ok(()),
+        };
+        let Some(miner_id) = miner_id? else {
+            return Ok(());
+        };
+        tracing::info!(
+            miner_id,
+            backend = self.backend.name(),
+            concurrency = self.config.concurrency,
+            "registered with {}",
+            self.config.coordinator
+        );
+        let miner = Arc::new(Worker {
+            miner_id,
+            config: self.config,
+            client: self.client,
+            backend: self.backend,
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(miner.clone().heartbeats(stop.clone()));
+        for _ in 0..miner.config.concurrency.max(1) {
+            tasks.spawn(miner.clone().slot(stop.clone()));
+        }
+        shutdown.await;
+        tracing::info!("stopping: finishing the jobs in hand");
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Calls `call` until it succeeds, is refused, or `stop` is set (then `Ok(None)`), waiting with
+/// backoff between transient failures.
+async fn retrying<T, F, Fut>(
+    stop: &watch::Receiver<bool>,
+    what: &str,
+    mut call: F,
+) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        match call().await {
+            Ok(value) => return Ok(Some(value)),
+            Err(e) if e.is_transient() => {
+                let wait = backoff.next();
+                tracing::warn!("{what}: {e}; retrying in {} ms", wait.as_millis());
+                let mut stop = stop.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(None),
+                }
+            }
+            Err(e) => return Err(anyhow::anyhow!("{what}: {e}")),
+        }
+    }
+}
+
+/// A registered miner's running parts, shared by its tasks.
+struct Worker {
+    miner_id: String,
+    config: MinerConfig,
+    client: CoordinatorClient,
+    backend: Arc<dyn Backend>,
+}
+
+impl Worker {
+    async fn heartbeats(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.config.heartbeat_every) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let metadata = json!({ "backend": self.backend.name() });
+            if let Err(e) = self.client.heartbeat(&metadata).await {
+                tracing::warn!("heartbeat: {e}");
+            }
+        }
+    }
+
+    /// One job at a time: poll, run, report; until stopped.
+    async fn slot(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Backoff::new();
+        loop {
+            let polled = tokio::select! {
+                polled = self.client.poll(self.config.poll_wait) => polled,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match polled {
+                Ok(Some(job)) => {
+                    backoff = Backoff::new();
+                    self.work(job).await;
+                }
+                Ok(None) => backoff = Backoff::new(),
+                Err(e) => {
+                    let wait = if e.is_transient() {
+                        backoff.next()
+                    } else {
+                        // A refusal (a revoked key, a deactivated miner) will not heal at
+                        // once; ask again at the slowest pace.
+                        MAX_BACKOFF
+                    };
+                    tracing::warn!("poll: {e}; again in {} ms", wait.as_millis());
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one job and reports how it went, retrying the report through outages.
+    async fn work(&self, job: Assigned) {
+        let started = Instant::now();
+        let outcome = self.backend.run(&job.payload).await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // A report must reach the coordinator even while the miner drains, so it is retried
+        // regardless of the stop signal.
+        let never = watch::channel(false).1;
+        let reported = match outcome {
+            Ok(output) => {
+                let receipt = self.receipt(&job, &output.result, duration_ms);
+                let metrics = json!({
+                    "duration_ms": duration_ms,
+                    "usage": output.usage,
+                    "backend": self.backend.name(),
+                });
+                retrying(&never, "result", || {
+                    self.client
+                        .result(&job.job_id, &output.result, &metrics, &receipt)
+                })
+                .await
+                .map(|_| "completed")
+            }
+            Err(error) => {
+                let metrics = json!({ "duration_ms": duration_ms, "backend": self.backend.name() });
+                retrying(&never, "fail", || {
+                    self.client
+                        .fail(&job.job_id, &error.code, &error.message, &metrics)
+                })
+                .await
+                .map(|_| "failed")
+            }
+        };
+        match reported {
+            Ok(how) => tracing::info!(job_id = job.job_id, duration_ms, "{how}"),
+            // Refused: the job was taken from this miner meanwhile (its lease lapsed, the
+            // client canceled it, it expired); nothing to do but say so.
+            Err(e) => tracing::warn!(job_id = job.job_id, "report not taken: {e}"),
+        }
+    }
+
+    /// The receipt for `job`, signed with this miner's key.
+    fn receipt(&self, job: &Assigned, result: &Value, units_ms: u64) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let claim = JobReceipt {
+            receipt_id: hex::encode(rand::random::<[u8; 16]>()),
+            job_id: job.job_id.clone(),
+            provider: self.miner_id.clone(),
+            client: job.client.clone(),
+            units_ms,
+            unit_price: job.unit_price,
+            started_at: job.started_at,
+            completed_at: now.max(job.started_at),
+            result_hash: value_hash(result),
+            chain_id: job.chain_id.clone(),
+        };
+        let mut receipt = claim.payload();
+        receipt["signature"] =
+            serde_json::to_value(sign(&receipt, &self.config.key)).unwrap_or(Value::Null);
+        receipt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_with_jitter() {
+        let mut backoff = Backoff::new();
+        let waits: Vec<Duration> = (0..12).map(|_| backoff.next()).collect();
+        assert!(waits[0] <= FIRST_BACKOFF && waits[0] >= FIRST_BACKOFF / 2);
+        assert!(waits.iter().all(|w| *w <= MAX_BACKOFF));
+        assert!(waits[11] >= MAX_BACKOFF / 2, "{waits:?}");
+    }
+}

@@ -1,0 +1,517 @@
+//! Paid jobs run by real `aitbc-miner` processes (test backend) against a real server: a hundred jobs on two miners with every party's balance checked on chain, a miner killed mid-job, and the server killed with SIGKILL under load.
+
+use std::{collections::HashMap, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{
+    Miner, Options, Server, Site,
+    stack::{self, FEE, account, eventually, get, issue},
+};
+use types::{Address, SecretKey};
+
+/// What each job locks in escrow: 1 AITBC, far above what a test job costs.
+const LOCK: u64 = 1_000_000;
+
+/// A server without rate limits (the load is the point) whose miners go offline after 2 s of
+/// silence.
+async fn stack_server(
+    data: Option<std::path::PathBuf>,
+    bind: Option<String>,
+) -> anyhow::Result<Server> {
+    Server::start_with_options(
+        Site::Default,
+        Options {
+            data_dir: data,
+            bind,
+            args: [
+                "--key-rate-limit",
+                "0",
+                "--ip-rate-limit",
+                "0",
+                "--heartbeat-timeout",
+                "2",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+        },
+    )
+    .await
+}
+
+/// Starts a miner process for the miner key `api_key` charging `price` base units per second.
+async fn miner(
+    server: &Server,
+    api_key: &str,
+    price: u64,
+    concurrency: u32,
+) -> anyhow::Result<Miner> {
+    Miner::start(
+        &server.url,
+        api_key,
+        &[
+            "--price-per-unit",
+            &price.to_string(),
+            "--concurrency",
+            &concurrency.to_string(),
+            "--heartbeat-seconds",
+            "0.5",
+            "--poll-seconds",
+            "5",
+        ],
+    )
+    .await
+}
+
+/// A client: its API key and its funded chain key.
+struct Client {
+    api_key: String,
+    key: SecretKey,
+}
+
+impl Client {
+    async fn new(
+        http: &reqwest::Client,
+        server: &Server,
+        identity: &str,
+        funds: u64,
+    ) -> anyhow::Result<Client> {
+        Ok(Client {
+            api_key: issue(http, server, "client", identity).await?,
+            key: stack::funded_key(http, server, funds).await?,
+        })
+    }
+
+    fn address(&self) -> Address {
+        Address::of(&self.key.public_key())
+    }
+
+    /// The body of paid job `job_id` whose lock has `nonce`.
+    async fn job(
+        &self,
+        http: &reqwest::Client,
+        server: &Server,
+        job_id: &str,
+        nonce: u64,
+        payload: Value,
+    ) -> anyhow::Result<Value> {
+        let lock = stack::escrow_lock(http, server, &self.key, nonce, job_id, LOCK, 300).await?;
+        Ok(json!({ "job_id": job_id, "payload": payload, "payment": { "escrow_lock": lock } }))
+    }
+
+    /// Submits `body` under an idempotency key until the coordinator acknowledges it (201),
+    /// retrying while the server cannot be reached.
+    async fn submit(
+        &self,
+        http: &reqwest::Client,
+        server_url: &str,
+        body: &Value,
+    ) -> anyhow::Result<()> {
+        let key = body["job_id"].as_str().unwrap_or_default().to_owned();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let sent = http
+                .post(format!("{server_url}/v1/jobs"))
+                .header("x-api-key", &self.api_key)
+                .header("idempotency-key", &key)
+                .timeout(Duration::from_secs(10))
+                .json(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status() == StatusCode::CREATED => return Ok(()),
+                Ok(r) if r.status().is_client_error() => {
+                    anyhow::bail!("job {key} refused: {} {}", r.status(), r.text().await?)
+                }
+                _ => {}
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "job {key} never acknowledged"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn get(
+        &self,
+        http: &reqwest::Client,
+        server: &Server,
+        path: &str,
+    ) -> anyhow::Result<Value> {
+        let response = http
+            .get(server.at(path))
+            .header("x-api-key", &self.api_key)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "GET {path}: {}",
+            response.status()
+        );
+        Ok(response.json().await?)
+    }
+}
+
+/// Balances before the jobs, to compare with after.
+struct Before {
+    supply: u64,
+    client: (u64, u64),
+    coordinator: u64,
+}
+
+async fn before(
+    http: &reqwest::Client,
+    server: &Server,
+    client: &Client,
+) -> anyhow::Result<Before> {
+    Ok(Before {
+        supply: stack::total_supply(http, server).await?,
+        client: account(http, server, &client.address()).await?,
+        coordinator: account(http, server, &coordinator_address(http, server).await?)
+            .await?
+            .0,
+    })
+}
+
+async fn coordinator_address(http: &reqwest::Client, server: &Server) -> anyhow::Result<Address> {
+    get(http, server, "/v1/payments/terms").await?["coordinator_address"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("coordinator_address: {e:?}"))
+}
+
+/// Waits until every job in `ids` is completed and its escrow released; then checks each
+/// receipt verifies and that on chain every miner got its receipts' prices, the coordinator its
+/// fees (less what it paid to send the releases), the client the rest, and no money appeared or
+/// vanished. Returns the number of jobs each miner ran.
+async fn check_settled(
+    http: &reqwest::Client,
+    server: &Server,
+    client: &Client,
+    ids: &[String],
+    before: &Before,
+    miners: &[(&str, &Miner)],
+) -> anyhow::Result<HashMap<String, usize>> {
+    let fee_bps = get(http, server, "/v1/payments/terms").await?["fee_bps"]
+        .as_u64()
+        .unwrap_or_default();
+    let mut waiting: Vec<&String> = ids.iter().collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for id in waiting {
+            let job = client.get(http, server, &format!("/v1/jobs/{id}")).await?;
+            anyhow::ensure!(
+                matches!(
+                    job["state"].as_str(),
+                    Some("QUEUED" | "RUNNING" | "COMPLETED")
+                ),
+                "job {id} did not complete: {job}"
+            );
+            if job["payment_status"] != "released" {
+                still.push(id);
+            }
+        }
+        anyhow::ensure!(
+            still.is_empty() || tokio::time::Instant::now() < deadline,
+            "{} jobs not completed and paid within 180 s, e.g. {}",
+            still.len(),
+            still[0]
+        );
+        waiting = still;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut earned: HashMap<String, u64> = HashMap::new();
+    let mut ran: HashMap<String, usize> = HashMap::new();
+    let (mut fees, mut release_fees, mut remainders) = (0u64, 0u64, 0u64);
+    for id in ids {
+        let receipt = client
+            .get(http, server, &format!("/v1/jobs/{id}/receipt"))
+            .await?;
+        let check: Value = http
+            .post(server.at("/v1/receipts/verify"))
+            .json(&receipt)
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(check["verified"], true, "receipt of {id}: {check}");
+        assert_eq!(check["attestations"], json!([true]));
+        let receipts = client
+            .get(http, server, &format!("/v1/jobs/{id}/receipts"))
+            .await?;
+        assert_eq!(
+            receipts["items"].as_array().map(Vec::len),
+            Some(1),
+            "job {id} has more than one receipt"
+        );
+        // The miner is paid the price, or all the escrow holds if the price is more.
+        let price = receipt["price_base_units"]
+            .as_u64()
+            .unwrap_or_default()
+            .min(LOCK);
+        let provider = receipt["provider"].as_str().unwrap_or_default().to_owned();
+        *earned.entry(provider.clone()).or_default() += price;
+        *ran.entry(provider).or_default() += 1;
+        let fee = (price * fee_bps / 10_000).min(LOCK - price);
+        fees += fee;
+        remainders += LOCK - price - fee;
+        let payment = client
+            .get(http, server, &format!("/v1/jobs/{id}/payment"))
+            .await?;
+        let settlement = payment["settlement_transaction_hash"]
+            .as_str()
+            .unwrap_or_default();
+        let release = stack::included(http, server, settlement).await?;
+        assert_eq!(release["type"], "escrow_release", "{release}");
+        release_fees += release["fee"].as_u64().unwrap_or_default();
+        let escrow = payment["escrow_address"].as_str().unwrap_or_default();
+        let (held, _) = account(
+            http,
+            server,
+            &escrow.parse().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        )
+        .await?;
+        assert_eq!(held, 0, "escrow of {id} not emptied");
+    }
+    for (name, miner) in miners {
+        let (balance, _) = account(http, server, &miner.payout).await?;
+        assert_eq!(
+            balance,
+            earned.get(*name).copied().unwrap_or_default(),
+            "{name}'s payout address holds the sum of its receipts' prices"
+        );
+    }
+    let n = ids.len() as u64;
+    let (client_now, nonce_now) = account(http, server, &client.address()).await?;
+    assert_eq!(nonce_now, before.client.1 + n, "one lock per job, no more");
+    assert_eq!(
+        client_now,
+        before.client.0 - n * (LOCK + FEE) + remainders,
+        "the client paid its locks and fees and got the remainders back"
+    );
+    let coordinator_now = account(http, server, &coordinator_address(http, server).await?)
+        .await?
+        .0;
+    assert_eq!(
+        coordinator_now,
+        before.coordinator + fees - release_fees,
+        "the coordinator earned its fees and paid for the releases"
+    );
+    assert_eq!(
+        stack::total_supply(http, server).await?,
+        before.supply,
+        "supply unchanged"
+    );
+    Ok(ran)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_paid_jobs_on_two_miner_processes_pay_every_party_on_chain() -> anyhow::Result<()>
+{
+    let server = stack_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let client = Client::new(&http, &server, "client-1", 200 * LOCK).await?;
+    let miner_a = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-a").await?,
+        1_000_000,
+        4,
+    )
+    .await?;
+    let miner_b = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-b").await?,
+        2_000_000,
+        4,
+    )
+    .await?;
+    let before = before(&http, &server, &client).await?;
+
+    let mut ids = Vec::new();
+    for n in 0..100u64 {
+        let id = format!("hundred-{n}");
+        let payload = json!({ "n": n, "sleep_ms": 10 + (n * 7) % 40 });
+        let body = client
+            .job(&http, &server, &id, before.client.1 + n, payload)
+            .await?;
+        client.submit(&http, &server.url, &body).await?;
+        ids.push(id);
+    }
+    let ran = check_settled(
+        &http,
+        &server,
+        &client,
+        &ids,
+        &before,
+        &[("miner-a", &miner_a), ("miner-b", &miner_b)],
+    )
+    .await?;
+    println!("100 paid jobs settled; jobs per miner: {ran:?}");
+    assert!(
+        ran.get("miner-a").copied().unwrap_or_default() > 0
+            && ran.get("miner-b").copied().unwrap_or_default() > 0,
+        "both miners ran jobs: {ran:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid()
+-> anyhow::Result<()> {
+    let server = stack_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let client = Client::new(&http, &server, "client-1", 10 * LOCK).await?;
+    let first = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-a").await?,
+        100_000,
+        1,
+    )
+    .await?;
+    let before = before(&http, &server, &client).await?;
+    let body = client
+        .job(
+            &http,
+            &server,
+            "killed-mid-job",
+            before.client.1,
+            json!({ "sleep_ms": 3_000 }),
+        )
+        .await?;
+    client.submit(&http, &server.url, &body).await?;
+    eventually(
+        Duration::from_secs(30),
+        "the first miner runs the job",
+        || async {
+            let job = client
+                .get(&http, &server, "/v1/jobs/killed-mid-job")
+                .await?;
+            Ok((job["state"] == "RUNNING").then_some(()))
+        },
+    )
+    .await?;
+    let first_payout = first.payout;
+    first.kill().await?;
+    let second = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-b").await?,
+        100_000,
+        1,
+    )
+    .await?;
+
+    let ids = ["killed-mid-job".to_owned()];
+    let ran = check_settled(
+        &http,
+        &server,
+        &client,
+        &ids,
+        &before,
+        &[("miner-b", &second)],
+    )
+    .await?;
+    assert_eq!(
+        ran.get("miner-b"),
+        Some(&1),
+        "the second miner finished it: {ran:?}"
+    );
+    let job = client
+        .get(&http, &server, "/v1/jobs/killed-mid-job")
+        .await?;
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert_eq!(job["assigned_miner_id"], "miner-b");
+    let (unpaid, _) = account(&http, &server, &first_payout).await?;
+    assert_eq!(unpaid, 0, "the killed miner is not paid");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twice()
+-> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let bind = format!("127.0.0.1:{}", tests::free_port()?);
+    let server = stack_server(Some(data.path().to_path_buf()), Some(bind.clone())).await?;
+    let http = reqwest::Client::new();
+    let client = Client::new(&http, &server, "client-1", 100 * LOCK).await?;
+    let miner_a = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-a").await?,
+        1_000_000,
+        2,
+    )
+    .await?;
+    let miner_b = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-b").await?,
+        1_500_000,
+        2,
+    )
+    .await?;
+    let before = before(&http, &server, &client).await?;
+
+    // Every body is signed up front: a client retries the same lock under the same key.
+    let mut bodies = Vec::new();
+    for n in 0..60u64 {
+        let payload = json!({ "n": n, "sleep_ms": 100 });
+        bodies.push(
+            client
+                .job(
+                    &http,
+                    &server,
+                    &format!("crash-{n}"),
+                    before.client.1 + n,
+                    payload,
+                )
+                .await?,
+        );
+    }
+    let ids: Vec<String> = bodies
+        .iter()
+        .map(|b| b["job_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let submitter = {
+        let (http, url, count) = (http.clone(), server.url.clone(), acknowledged.clone());
+        let client = Client {
+            api_key: client.api_key.clone(),
+            key: SecretKey::from_seed(&client.key.seed()),
+        };
+        tokio::spawn(async move {
+            for body in &bodies {
+                client.submit(&http, &url, body).await?;
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            anyhow::Ok(())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    server.kill().await?;
+    let at_kill = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..60).contains(&at_kill),
+        "the kill came with {at_kill} of 60 jobs acknowledged, not under load"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let server = stack_server(Some(data.path().to_path_buf()), Some(bind)).await?;
+    submitter.await??;
+
+    let ran = check_settled(
+        &http,
+        &server,
+        &client,
+        &ids,
+        &before,
+        &[("miner-a", &miner_a), ("miner-b", &miner_b)],
+    )
+    .await?;
+    println!(
+        "60 paid jobs ({at_kill} acknowledged before the SIGKILL) settled once each; jobs per miner: {ran:?}"
+    );
+    Ok(())
+}
