@@ -525,3 +525,321 @@ async fn callers_past_their_rate_limit_are_told_to_slow_down() -> anyhow::Result
     );
     Ok(())
 }
+
+/// What is wrong, the path, the key, the body, and the status and error code it must get.
+type BadCase<'a> = (&'a str, &'a str, Option<&'a str>, Value, StatusCode, &'a str);
+
+/// Posts `body` to `path` with `key` and returns the status and the structured error's code.
+async fn refused_with(
+    http: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> anyhow::Result<(StatusCode, String)> {
+    let mut request = http.post(server.at(path)).json(body);
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    assert!(
+        body["request_id"].is_string() && body["error"]["status"] == status.as_u16(),
+        "not the structured error shape: {body}"
+    );
+    Ok((
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wallet_signs_in_with_a_signed_challenge_and_its_session_acts_as_a_client()
+-> anyhow::Result<()> {
+    let server = unpaid_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let wallet = SecretKey::from_seed(&[31; 32]);
+    let address = types::Address::of(&wallet.public_key()).to_string();
+
+    let challenge: Value = http
+        .post(server.at("/v1/users/challenge"))
+        .json(&json!({ "wallet_address": address }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let message = challenge["message"].as_str().expect("message");
+    let host = server.url.trim_start_matches("http://");
+    assert!(
+        message.starts_with(&format!("{host} wants you to sign in")),
+        "the challenge names the site asking: {message}"
+    );
+    let login = |signature: String, nonce: Value| {
+        json!({
+            "wallet_address": address,
+            "public_key": wallet.public_key().to_hex(),
+            "nonce": nonce,
+            "signature": signature,
+        })
+    };
+    let signature = types::message::sign(&wallet, message).to_hex();
+    let signed_in = http
+        .post(server.at("/v1/users/login"))
+        .json(&login(signature.clone(), challenge["nonce"].clone()))
+        .send()
+        .await?;
+    assert_eq!(signed_in.status(), StatusCode::CREATED);
+    let signed_in: Value = signed_in.json().await?;
+    let token = signed_in["session_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(signed_in["wallet_address"], address.as_str());
+
+    let me: Value = http
+        .get(server.at("/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(me["wallet_address"], address.as_str());
+    // The session submits and reads jobs as a client whose identity is the address.
+    let job = http
+        .post(server.at("/v1/jobs"))
+        .bearer_auth(&token)
+        .json(&json!({ "payload": { "prompt": "signed in" } }))
+        .send()
+        .await?;
+    assert_eq!(job.status(), StatusCode::CREATED);
+    let job: Value = job.json().await?;
+    let jobs: Value = http
+        .get(server.at("/admin/jobs"))
+        .header("x-api-key", admin_key(&server)?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(jobs["items"][0]["job_id"], job["job_id"]);
+    assert_eq!(jobs["items"][0]["client_id"], address.as_str());
+    // A session is no miner or admin.
+    let as_admin = http
+        .get(server.at("/admin/stats"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(as_admin.status(), StatusCode::FORBIDDEN);
+
+    let logout = http
+        .post(server.at("/v1/users/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(logout.status(), StatusCode::OK);
+    let gone = http
+        .get(server.at(&format!(
+            "/v1/jobs/{}",
+            job["job_id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_answers_4xx_with_a_structured_body_and_changes_nothing() -> anyhow::Result<()> {
+    let server = unpaid_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let client = issue(&http, &server, "client", "alice").await?;
+    let miner_a = issue(&http, &server, "miner", "miner-a").await?;
+    let miner_b = issue(&http, &server, "miner", "miner-b").await?;
+    for (key, seed) in [(&miner_a, 41u8), (&miner_b, 42)] {
+        http.post(server.at("/v1/miners/register"))
+            .header("x-api-key", key)
+            .json(&json!({ "public_key": SecretKey::from_seed(&[seed; 32]).public_key().to_hex() }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let submit = |body: Value| {
+        let http = http.clone();
+        let url = server.at("/v1/jobs");
+        let client = client.clone();
+        async move {
+            let job: Value = http
+                .post(url)
+                .header("x-api-key", client)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            anyhow::Ok(job["job_id"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let take = |key: String| {
+        let http = http.clone();
+        let url = server.at("/v1/miners/poll");
+        async move {
+            let job: Value = http
+                .post(url)
+                .header("x-api-key", key)
+                .json(&json!({ "max_wait_seconds": 5 }))
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(job)
+        }
+    };
+    let running = submit(json!({ "payload": { "prompt": "long" } })).await?;
+    let assigned = take(miner_a.clone()).await?;
+    assert_eq!(assigned["job_id"], running.as_str());
+    let short = submit(json!({ "payload": { "prompt": "short" }, "ttl_seconds": 1 })).await?;
+    let expiring = take(miner_b.clone()).await?;
+    assert_eq!(expiring["job_id"], short.as_str());
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let stats_before: Value = http
+        .get(server.at("/admin/stats"))
+        .header("x-api-key", admin_key(&server)?)
+        .send()
+        .await?
+        .json()
+        .await?;
+
+    let result = json!({ "result": { "text": "x" }, "receipt": {} });
+    let wallet = SecretKey::from_seed(&[43; 32]);
+    let address = types::Address::of(&wallet.public_key()).to_string();
+    let challenge: Value = http
+        .post(server.at("/v1/users/challenge"))
+        .json(&json!({ "wallet_address": address }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let message = challenge["message"].as_str().unwrap_or_default();
+    let login = |key: &SecretKey| {
+        json!({
+            "wallet_address": address,
+            "public_key": wallet.public_key().to_hex(),
+            "nonce": challenge["nonce"],
+            "signature": types::message::sign(key, message).to_hex(),
+        })
+    };
+    let thief = SecretKey::from_seed(&[44; 32]);
+    let running_result = format!("/v1/miners/{running}/result");
+    let short_result = format!("/v1/miners/{short}/result");
+    let cases: Vec<BadCase> = vec![
+        (
+            "invalid constraints",
+            "/v1/jobs",
+            Some(&client),
+            json!({ "payload": {}, "constraints": { "min_vram_gb": "lots" } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_BODY",
+        ),
+        (
+            "unknown job",
+            "/v1/jobs/no-such-job/cancel",
+            Some(&client),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        ),
+        (
+            "a key of the wrong role",
+            "/v1/miners/poll",
+            Some(&client),
+            json!({ "max_wait_seconds": 0 }),
+            StatusCode::FORBIDDEN,
+            "WRONG_ROLE",
+        ),
+        (
+            "a result from a miner not assigned",
+            &running_result,
+            Some(&miner_b),
+            result.clone(),
+            StatusCode::CONFLICT,
+            "CONFLICT",
+        ),
+        (
+            "a result after expiry",
+            &short_result,
+            Some(&miner_b),
+            result.clone(),
+            StatusCode::CONFLICT,
+            "CONFLICT",
+        ),
+        (
+            "a forged login signature",
+            "/v1/users/login",
+            None,
+            login(&thief),
+            StatusCode::UNAUTHORIZED,
+            "SIGN_IN_REFUSED",
+        ),
+        (
+            "a replayed login signature",
+            "/v1/users/login",
+            None,
+            login(&wallet),
+            StatusCode::UNAUTHORIZED,
+            "SIGN_IN_REFUSED",
+        ),
+        (
+            "an oversized payload",
+            "/v1/jobs",
+            Some(&client),
+            json!({ "payload": { "blob": "x".repeat(2 * 1024 * 1024) } }),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+        ),
+    ];
+    for (what, path, key, body, status, code) in cases {
+        let got = refused_with(&http, &server, path, key, &body).await?;
+        assert_eq!(got, (status, code.to_owned()), "{what}");
+    }
+
+    let stats_after: Value = http
+        .get(server.at("/admin/stats"))
+        .header("x-api-key", admin_key(&server)?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        stats_before, stats_after,
+        "bad requests changed the coordinator"
+    );
+    let job = |id: String| {
+        let http = http.clone();
+        let url = server.at(&format!("/v1/jobs/{id}"));
+        let client = client.clone();
+        async move {
+            let job: Value = http
+                .get(url)
+                .header("x-api-key", client)
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(job)
+        }
+    };
+    let still = job(running).await?;
+    assert_eq!(
+        (still["state"].as_str(), still["assigned_miner_id"].as_str()),
+        (Some("RUNNING"), Some("miner-a"))
+    );
+    let expired = job(short).await?;
+    assert_eq!(expired["state"], "EXPIRED");
+    assert!(expired["receipt_id"].is_null());
+    Ok(())
+}

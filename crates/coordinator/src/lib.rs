@@ -6,6 +6,7 @@ pub mod matching;
 pub mod model;
 mod node_ledger;
 pub mod payments;
+pub mod sessions;
 pub mod store;
 
 use std::{sync::Arc, time::Duration};
@@ -46,6 +47,10 @@ pub struct Config {
     pub allow_unpaid: bool,
     /// How many blocks past the head an escrow's expiry must at least lie.
     pub min_escrow_blocks: u64,
+    /// How long a sign-in challenge may wait for its signature.
+    pub challenge_ttl_ms: i64,
+    /// How long a browser session lasts.
+    pub session_ttl_ms: i64,
 }
 
 impl Default for Config {
@@ -61,6 +66,8 @@ impl Default for Config {
             fee_bps: 500,
             allow_unpaid: false,
             min_escrow_blocks: 10,
+            challenge_ttl_ms: 5 * 60_000,
+            session_ttl_ms: 60 * 60_000,
         }
     }
 }
@@ -81,6 +88,9 @@ pub enum Error {
     /// The job has not finished yet.
     #[error("the job has not finished")]
     TooEarly,
+    /// A sign-in that did not prove the caller holds the key.
+    #[error("{0}")]
+    Unauthorized(String),
     /// Something the coordinator depends on (the chain) cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -692,6 +702,7 @@ impl Coordinator {
     pub async fn sweep(&self) -> Result<Sweep, Error> {
         let now = self.now();
         let expired = self.store.expire_due(now).await?.len();
+        self.store.delete_expired_sign_ins(now).await?;
         let offline = self
             .store
             .mark_silent(now - self.config.heartbeat_timeout_ms)

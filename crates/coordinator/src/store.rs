@@ -212,6 +212,105 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    // --- sign-in --------------------------------------------------------------------------
+
+    pub async fn insert_challenge(
+        &self,
+        nonce: &str,
+        address: &str,
+        message: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sign_in_challenges (nonce, address, message, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(nonce)
+        .bind(address)
+        .bind(message)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes challenge `nonce` out of the store: whoever calls this first gets its address,
+    /// message and expiry, every later call `None`.
+    pub async fn take_challenge(
+        &self,
+        nonce: &str,
+    ) -> Result<Option<(String, String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM sign_in_challenges WHERE nonce = $1 \
+             RETURNING address, message, expires_at",
+        )
+        .bind(nonce)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
+    }
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        address: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, address, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(address)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The address and expiry of the session whose token hashes to `token_hash`, if it is
+    /// live at `now`.
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT address, created_at, expires_at FROM sessions \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets challenges and sessions that expired before `now`.
+    pub async fn delete_expired_sign_ins(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     // --- jobs -----------------------------------------------------------------------------
 
     /// Stores a new job; `false` if the client already has a job under its idempotency key.

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod keyfile;
 pub mod keys;
 pub mod merkle;
+pub mod message;
 pub mod receipt;
 pub mod tx;
 

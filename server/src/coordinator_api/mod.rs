@@ -5,6 +5,7 @@ mod explorer;
 mod jobs;
 mod limits;
 mod miners;
+mod users;
 
 pub use limits::{Limiter, Limits, per_ip};
 
@@ -31,9 +32,16 @@ fn coordinator_of(state: &AppState) -> Result<&Coordinator, ApiError> {
     })
 }
 
-/// The key the request presents in `X-Api-Key`, if it is live and has `role`.
+/// The key the request presents in `X-Api-Key`, if it is live and has `role`. A browser user's
+/// session (`Authorization: Bearer …`) stands for a client key whose identity is the wallet
+/// address it signed in with.
 async fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<ApiKey, ApiError> {
     let coordinator = coordinator_of(state)?;
+    if !headers.contains_key("x-api-key")
+        && let Some(token) = users::session_token(headers)
+    {
+        return session_as_key(state, coordinator, token, role).await;
+    }
     let secret = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -67,6 +75,41 @@ async fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<
     Ok(key)
 }
 
+/// A live session as a client key.
+async fn session_as_key(
+    state: &AppState,
+    coordinator: &Coordinator,
+    token: &str,
+    role: Role,
+) -> Result<ApiKey, ApiError> {
+    let session = coordinator.session(token).await?.ok_or_else(|| {
+        ApiError::refused(
+            StatusCode::UNAUTHORIZED,
+            "invalid_session",
+            "the session expired or was never opened; sign in again",
+        )
+    })?;
+    let key = ApiKey {
+        id: format!("session:{}", session.address),
+        key_hash: String::new(),
+        role: Role::Client,
+        identity: session.address.to_string(),
+        created_at: session.created_at,
+        revoked_at: None,
+    };
+    if let Err(wait) = state.limits.per_key.take(&key.id) {
+        return Err(limits::too_many(wait, "session"));
+    }
+    if role != Role::Client {
+        return Err(ApiError::refused(
+            StatusCode::FORBIDDEN,
+            "wrong_role",
+            format!("this route needs a {} key", role.as_str()),
+        ));
+    }
+    Ok(key)
+}
+
 fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
     ApiError::Internal(anyhow::Error::new(error))
 }
@@ -90,6 +133,9 @@ impl From<coordinator::Error> for ApiError {
                 "too_early",
                 "the job has not finished yet",
             ),
+            coordinator::Error::Unauthorized(message) => {
+                ApiError::refused(StatusCode::UNAUTHORIZED, "sign_in_refused", message)
+            }
             coordinator::Error::Unavailable(message) => {
                 ApiError::refused(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
@@ -189,6 +235,10 @@ pub fn router() -> Router<AppState> {
         .route("/miners/{job_id}/result", post(miners::result))
         .route("/miners/{job_id}/fail", post(miners::fail))
         .route("/miners/{job_id}/progress", post(miners::progress))
+        .route("/users/challenge", post(users::challenge))
+        .route("/users/login", post(users::login))
+        .route("/users/me", get(users::me))
+        .route("/users/logout", post(users::logout))
         .route("/openapi.json", get(openapi))
         .nest("/admin", admin_router())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

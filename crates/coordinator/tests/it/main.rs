@@ -4,3 +4,4 @@ mod db;
 mod lifecycle;
 mod miners;
 mod payments;
+mod sessions;
