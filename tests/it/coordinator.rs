@@ -527,7 +527,14 @@ async fn callers_past_their_rate_limit_are_told_to_slow_down() -> anyhow::Result
 }
 
 /// What is wrong, the path, the key, the body, and the status and error code it must get.
-type BadCase<'a> = (&'a str, &'a str, Option<&'a str>, Value, StatusCode, &'a str);
+type BadCase<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Value,
+    StatusCode,
+    &'a str,
+);
 
 /// Posts `body` to `path` with `key` and returns the status and the structured error's code.
 async fn refused_with(
@@ -841,5 +848,158 @@ async fn bad_input_answers_4xx_with_a_structured_body_and_changes_nothing() -> a
     let expired = job(short).await?;
     assert_eq!(expired["state"], "EXPIRED");
     assert!(expired["receipt_id"].is_null());
+    Ok(())
+}
+
+/// Signs in `wallet` over HTTP; returns the session token.
+async fn sign_in(
+    http: &reqwest::Client,
+    server: &Server,
+    wallet: &SecretKey,
+) -> anyhow::Result<String> {
+    let address = types::Address::of(&wallet.public_key()).to_string();
+    let challenge: Value = http
+        .post(server.at("/v1/users/challenge"))
+        .json(&json!({ "wallet_address": address }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let signature = types::message::sign(wallet, challenge["message"].as_str().unwrap_or_default());
+    let signed_in: Value = http
+        .post(server.at("/v1/users/login"))
+        .json(&json!({
+            "wallet_address": address,
+            "public_key": wallet.public_key().to_hex(),
+            "nonce": challenge["nonce"],
+            "signature": signature.to_hex(),
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(signed_in["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_marketplace_lists_a_live_miners_gpu_and_books_it_for_a_signed_in_wallet()
+-> anyhow::Result<()> {
+    let server = unpaid_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let miner = issue(&http, &server, "miner", "miner-1").await?;
+    let other_client = issue(&http, &server, "client", "bob").await?;
+    http.post(server.at("/v1/miners/register"))
+        .header("x-api-key", &miner)
+        .json(&json!({ "capabilities": { "gpus": [{ "name": "RTX 4090", "memory_mb": 24576 }], "models": ["llama3"], "price_per_unit": 100 } }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let gpu_body = json!({ "gpu": { "name": "RTX 4090", "memory": 24, "price_per_hour": 0.5, "region": "eu-west", "capabilities": ["llama3"] } });
+    let as_client = http
+        .post(server.at("/v1/marketplace/gpu/register"))
+        .header("x-api-key", &other_client)
+        .json(&gpu_body)
+        .send()
+        .await?;
+    assert_eq!(
+        as_client.status(),
+        StatusCode::FORBIDDEN,
+        "only miners list GPUs"
+    );
+    let listed = http
+        .post(server.at("/v1/marketplace/gpu/register"))
+        .header("x-api-key", &miner)
+        .json(&gpu_body)
+        .send()
+        .await?;
+    assert_eq!(listed.status(), StatusCode::CREATED);
+    let gpu_id = listed.json::<Value>().await?["gpu_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let available: Value = http
+        .get(server.at("/api/marketplace/gpu/list?available=true&model=4090"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(available[0]["id"], gpu_id.as_str(), "{available}");
+    let offers: Value = http
+        .get(server.at("/v1/marketplace/offers"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        offers[0]["provider"], "miner-1",
+        "the online miner is on offer: {offers}"
+    );
+
+    let token = sign_in(&http, &server, &SecretKey::from_seed(&[51; 32])).await?;
+    let booked = http
+        .post(server.at(&format!("/v1/marketplace/gpu/{gpu_id}/book")))
+        .bearer_auth(&token)
+        .json(&json!({ "duration_hours": 2 }))
+        .send()
+        .await?;
+    assert_eq!(booked.status(), StatusCode::CREATED);
+    let booked: Value = booked.json().await?;
+    assert_eq!(booked["total_cost"], 1.0, "2 h at 0.5 AITBC/h: {booked}");
+    let taken = http
+        .post(server.at(&format!("/v1/marketplace/gpu/{gpu_id}/book")))
+        .header("x-api-key", &other_client)
+        .json(&json!({ "duration_hours": 1 }))
+        .send()
+        .await?;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let detail: Value = http
+        .get(server.at(&format!("/v1/marketplace/gpu/{gpu_id}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(detail["status"], "booked");
+    assert_eq!(
+        detail["current_booking"]["booking_id"],
+        booked["booking_id"]
+    );
+    let anonymous = http.get(server.at("/v1/marketplace/orders")).send().await?;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let orders: Value = http
+        .get(server.at("/v1/marketplace/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(orders.as_array().map(Vec::len), Some(1));
+    let released: Value = http
+        .post(server.at(&format!("/v1/marketplace/gpu/{gpu_id}/release")))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(released["status"], "released");
+    let review = http
+        .post(server.at(&format!("/v1/marketplace/gpu/{gpu_id}/reviews")))
+        .bearer_auth(&token)
+        .json(&json!({ "rating": 5, "comment": "quick" }))
+        .send()
+        .await?;
+    assert_eq!(review.status(), StatusCode::CREATED);
+    let pricing: Value = http
+        .get(server.at("/v1/marketplace/pricing/llama3"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(pricing["recommended_gpu"], gpu_id.as_str());
+    assert_eq!(pricing["available_gpus"], 1);
     Ok(())
 }

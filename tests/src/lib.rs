@@ -4,6 +4,7 @@ mod browser;
 mod miner;
 mod server;
 pub mod stack;
+pub mod stats;
 
 pub use browser::{Browser, ConsoleEntry, Tab, screenshot_dir};
 pub use miner::Miner;

@@ -1,8 +1,9 @@
-//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process), then a load run against a release server that makes a block in every slot, measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run.
+//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process); a load run against a release server that makes a block in every slot, measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run; and the coordinator's job lifecycles with simulated miners long-polling, on SQLite and on PostgreSQL.
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    path::Path,
+    process::{Child, Command, Stdio},
 };
 
 use anyhow::Context;
@@ -12,6 +13,9 @@ use crate::{
     setup::Setup,
     sh::{self, run, step},
 };
+
+/// The PostgreSQL server the coordinator's benchmark uses (`AITBC_BENCH_POSTGRES`).
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
     anyhow::ensure!(args.is_empty(), "bench takes no options");
@@ -26,15 +30,29 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     build.site()?;
     build.server()?;
     run(Command::new("cargo")
-        .args(["build", "--release", "-p", "tests", "--bin", "loadgen"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tests",
+            "--bin",
+            "loadgen",
+            "--bin",
+            "jobbench",
+        ])
         .current_dir(sh::root()))?;
-    let data = std::env::temp_dir().join(format!("aitbc-bench-{}", std::process::id()));
-    // A block in every slot: the explorer is measured while the chain moves, as people see it.
+    http_load(&build)?;
+    coordinator_load(&build)
+}
+
+/// A release server on a free port with its own data folder and `args`; returns it and its URL.
+fn start_server(build: &Build, data: &Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
     let mut server = Command::new(build.server_binary())
-        .args(["--bind", "127.0.0.1:0", "--empty-blocks", "--site-root"])
+        .args(["--bind", "127.0.0.1:0", "--site-root"])
         .arg(&build.site)
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -48,6 +66,19 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
                 .map(|u| u.trim_end_matches('/').to_owned())
         })
         .context("the server did not start")?;
+    Ok((server, url))
+}
+
+fn stop(mut server: Child, data: &Path) {
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(data);
+}
+
+fn http_load(build: &Build) -> anyhow::Result<()> {
+    let data = std::env::temp_dir().join(format!("aitbc-bench-{}", std::process::id()));
+    // A block in every slot: the explorer is measured while the chain moves, as people see it.
+    let (server, url) = start_server(build, &data, &["--empty-blocks"])?;
     let loadgen = sh::target_dir().join("release/loadgen");
     // A few blocks to list on the explorer's home page.
     std::thread::sleep(std::time::Duration::from_secs(6));
@@ -64,8 +95,45 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
                 "10",
             ]))
         });
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&data);
+    stop(server, &data);
     result
+}
+
+/// Unpaid jobs (the chain's own throughput is measured above) through a coordinator alone, on
+/// each database.
+fn coordinator_load(build: &Build) -> anyhow::Result<()> {
+    let jobbench = sh::target_dir().join("release/jobbench");
+    let postgres =
+        std::env::var("AITBC_BENCH_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+    let database = format!("{postgres}/aitbc_bench_{}", std::process::id());
+    for (name, db) in [("SQLite", None), ("PostgreSQL", Some(&database))] {
+        step("Loading");
+        eprintln!("coordinator on {name}");
+        let data = std::env::temp_dir().join(format!("aitbc-bench-coord-{}", std::process::id()));
+        let mut args = vec![
+            "--no-chain",
+            "--api-only",
+            "--allow-unpaid-jobs",
+            "--key-rate-limit",
+            "0",
+            "--ip-rate-limit",
+            "0",
+        ];
+        if let Some(db) = db {
+            run(Command::new(&jobbench).args(["--create-database", db]))?;
+            args.extend(["--coordinator-db", db]);
+        }
+        let (server, url) = start_server(build, &data, &args)?;
+        let admin_key = data.join("coordinator/admin.key");
+        let result = run(Command::new(&jobbench)
+            .args(["--url", &url, "--admin-key-file"])
+            .arg(&admin_key)
+            .args(["--miners", "64", "--clients", "32", "--seconds", "10"]));
+        stop(server, &data);
+        if let Some(db) = db {
+            run(Command::new(&jobbench).args(["--drop-database", db]))?;
+        }
+        result?;
+    }
+    Ok(())
 }

@@ -24,7 +24,7 @@ commands:
                  set up, build (release unless --dev) and run the whole stack on its embedded defaults
   watch [-- <aitbc-server args>]
                  rebuild and restart the server whenever a source file changes
-  bench          run every benchmark: the chain in process, and HTTP load on a release server
+  bench          run every benchmark: the chain in process, HTTP load on a release server, and the coordinator's job lifecycles on SQLite and PostgreSQL
   test [-- <cargo test args>]
                  set up, build, and run every test (unit, integration, browser)
 

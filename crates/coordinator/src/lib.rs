@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod ledger;
+pub mod market;
 pub mod matching;
 pub mod model;
 mod node_ledger;
@@ -88,6 +89,9 @@ pub enum Error {
     /// The job has not finished yet.
     #[error("the job has not finished")]
     TooEarly,
+    /// The caller may not do this (another client's booking, another provider's bid).
+    #[error("{0}")]
+    Forbidden(String),
     /// A sign-in that did not prove the caller holds the key.
     #[error("{0}")]
     Unauthorized(String),
@@ -513,8 +517,12 @@ impl Coordinator {
             return Ok(None);
         }
         let now = self.now();
+        // A miner whose GPU is booked runs only the booking client's jobs.
+        let booked_for = self.booked_for(miner_id, now).await?;
         for job in self.store.queued(now, 200).await? {
-            if !matches(&job.constraints, &miner.capabilities) {
+            if !matches(&job.constraints, &miner.capabilities)
+                || booked_for.as_ref().is_some_and(|c| *c != job.client_id)
+            {
                 continue;
             }
             // A paid job goes only to a miner the escrow can pay.

@@ -138,6 +138,11 @@ pub struct Finish {
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
     /// to date.
+    /// The pool, for the modules that keep their own tables (the marketplace).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");

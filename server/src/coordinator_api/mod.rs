@@ -4,6 +4,7 @@ mod admin;
 mod explorer;
 mod jobs;
 mod limits;
+mod marketplace;
 mod miners;
 mod users;
 
@@ -133,6 +134,9 @@ impl From<coordinator::Error> for ApiError {
                 "too_early",
                 "the job has not finished yet",
             ),
+            coordinator::Error::Forbidden(message) => {
+                ApiError::refused(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             coordinator::Error::Unauthorized(message) => {
                 ApiError::refused(StatusCode::UNAUTHORIZED, "sign_in_refused", message)
             }
@@ -235,6 +239,36 @@ pub fn router() -> Router<AppState> {
         .route("/miners/{job_id}/result", post(miners::result))
         .route("/miners/{job_id}/fail", post(miners::fail))
         .route("/miners/{job_id}/progress", post(miners::progress))
+        .route(
+            "/marketplace/offers",
+            get(marketplace::offers).post(marketplace::create_offer),
+        )
+        .route("/marketplace/miner-offers", get(marketplace::miner_offers))
+        .route("/marketplace/stats", get(marketplace::stats))
+        .route(
+            "/marketplace/bids",
+            get(marketplace::bids).post(marketplace::create_bid),
+        )
+        .route("/marketplace/bids/{id}", get(marketplace::bid))
+        .route(
+            "/marketplace/bids/{id}/accept",
+            post(marketplace::accept_bid),
+        )
+        .route(
+            "/marketplace/bids/{id}/reject",
+            post(marketplace::reject_bid),
+        )
+        .route("/marketplace/gpu/register", post(marketplace::register_gpu))
+        .route("/marketplace/gpu/list", get(marketplace::gpus))
+        .route("/marketplace/gpu/{id}", get(marketplace::gpu))
+        .route("/marketplace/gpu/{id}/book", post(marketplace::book))
+        .route("/marketplace/gpu/{id}/release", post(marketplace::release))
+        .route(
+            "/marketplace/gpu/{id}/reviews",
+            get(marketplace::reviews).post(marketplace::review),
+        )
+        .route("/marketplace/orders", get(marketplace::orders))
+        .route("/marketplace/pricing/{model}", get(marketplace::pricing))
         .route("/users/challenge", post(users::challenge))
         .route("/users/login", post(users::login))
         .route("/users/me", get(users::me))

@@ -32,14 +32,6 @@ fn parse() -> anyhow::Result<Args> {
     Ok(parsed)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse()?;
@@ -76,12 +68,9 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let rate = latencies.len() as f64 / args.seconds as f64;
     println!(
-        "{url}: {rate:.0} req/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, errors {errors} ({n} requests, {c} connections, {s} s)",
+        "{url}: {rate:.0} req/s, {summary}, errors {errors} ({n} requests, {c} connections, {s} s)",
         url = args.url,
-        p50 = percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        p90 = percentile(&latencies, 90.0).as_secs_f64() * 1e3,
-        p99 = percentile(&latencies, 99.0).as_secs_f64() * 1e3,
-        max = latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        summary = tests::stats::summary(&latencies),
         n = latencies.len(),
         c = args.concurrency,
         s = args.seconds,

@@ -2,6 +2,7 @@
 
 mod db;
 mod lifecycle;
+mod market;
 mod miners;
 mod payments;
 mod sessions;
