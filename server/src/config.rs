@@ -75,6 +75,12 @@ pub struct Config {
     #[arg(long, env = "AITBC_HEARTBEAT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub heartbeat_timeout: u32,
 
+    /// Pay for jobs through the chain node at this URL (`http://127.0.0.1:9080`) instead of one in
+    /// this process; needs `--no-chain`. How the coordinator runs on its own (`aitbc coordinator
+    /// run`).
+    #[arg(long, env = "AITBC_CHAIN_RPC")]
+    pub chain_rpc: Option<String>,
+
     /// Run no coordinator (its API then answers 503).
     #[arg(long, env = "AITBC_NO_COORDINATOR")]
     pub no_coordinator: bool,
@@ -96,6 +102,11 @@ impl Config {
                 self.site_root.display()
             )
         })?;
+        if self.chain_rpc.is_some() && !self.no_chain {
+            anyhow::bail!(
+                "--chain-rpc pays through a node elsewhere; add --no-chain to run none here"
+            );
+        }
         if !self.api_only && !self.site_root.join("pkg").is_dir() {
             tracing::warn!(
                 site_root,

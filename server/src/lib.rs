@@ -186,15 +186,22 @@ pub async fn run(
     )
     .await?;
     let mut state = AppState::new(config);
-    let chain_id = node.as_ref().map_or_else(
-        || chain_node::DEVNET_CHAIN_ID.to_owned(),
-        |(node, _)| node.genesis().chain_id.clone(),
-    );
+    // The chain the coordinator pays through: the node in this process, or one over its RPC.
+    let ledger: Option<std::sync::Arc<dyn coordinator::ledger::Ledger>> =
+        match (&node, &state.config.chain_rpc) {
+            (Some((node, _)), _) => Some(std::sync::Arc::new(node.clone())),
+            (None, Some(url)) if coordinator_key.is_some() => Some(std::sync::Arc::new(
+                coordinator::rpc_ledger::RpcLedger::connect(url)
+                    .await
+                    .with_context(|| format!("cannot reach the chain node at {url}"))?,
+            )),
+            (None, _) => None,
+        };
+    let chain_id = ledger
+        .as_ref()
+        .map_or_else(|| chain_node::DEVNET_CHAIN_ID.to_owned(), |l| l.chain_id());
     let coordinator = match coordinator_key {
-        Some(key) => Some(
-            coordinator_api::open(&state.config, key, node.as_ref().map(|(n, _)| n), &chain_id)
-                .await?,
-        ),
+        Some(key) => Some(coordinator_api::open(&state.config, key, ledger, &chain_id).await?),
         None => None,
     };
     let node_task = node.map(|(node, faucet_key)| {

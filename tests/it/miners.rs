@@ -161,15 +161,17 @@ struct Before {
     coordinator: u64,
 }
 
+/// Reads balances on `chain`; `server` runs the coordinator (the same server, or one of its own).
 async fn before(
     http: &reqwest::Client,
     server: &Server,
+    chain: &Server,
     client: &Client,
 ) -> anyhow::Result<Before> {
     Ok(Before {
-        supply: stack::total_supply(http, server).await?,
-        client: account(http, server, &client.address()).await?,
-        coordinator: account(http, server, &coordinator_address(http, server).await?)
+        supply: stack::total_supply(http, chain).await?,
+        client: account(http, chain, &client.address()).await?,
+        coordinator: account(http, chain, &coordinator_address(http, server).await?)
             .await?
             .0,
     })
@@ -190,6 +192,7 @@ async fn coordinator_address(http: &reqwest::Client, server: &Server) -> anyhow:
 async fn check_settled(
     http: &reqwest::Client,
     server: &Server,
+    chain: &Server,
     client: &Client,
     ids: &[String],
     before: &Before,
@@ -266,20 +269,20 @@ async fn check_settled(
         let settlement = payment["settlement_transaction_hash"]
             .as_str()
             .unwrap_or_default();
-        let release = stack::included(http, server, settlement).await?;
+        let release = stack::included(http, chain, settlement).await?;
         assert_eq!(release["type"], "escrow_release", "{release}");
         release_fees += release["fee"].as_u64().unwrap_or_default();
         let escrow = payment["escrow_address"].as_str().unwrap_or_default();
         let (held, _) = account(
             http,
-            server,
+            chain,
             &escrow.parse().map_err(|e| anyhow::anyhow!("{e:?}"))?,
         )
         .await?;
         assert_eq!(held, 0, "escrow of {id} not emptied");
     }
     for (name, miner) in miners {
-        let (balance, _) = account(http, server, &miner.payout).await?;
+        let (balance, _) = account(http, chain, &miner.payout).await?;
         assert_eq!(
             balance,
             earned.get(*name).copied().unwrap_or_default(),
@@ -287,14 +290,14 @@ async fn check_settled(
         );
     }
     let n = ids.len() as u64;
-    let (client_now, nonce_now) = account(http, server, &client.address()).await?;
+    let (client_now, nonce_now) = account(http, chain, &client.address()).await?;
     assert_eq!(nonce_now, before.client.1 + n, "one lock per job, no more");
     assert_eq!(
         client_now,
         before.client.0 - n * (LOCK + FEE) + remainders,
         "the client paid its locks and fees and got the remainders back"
     );
-    let coordinator_now = account(http, server, &coordinator_address(http, server).await?)
+    let coordinator_now = account(http, chain, &coordinator_address(http, server).await?)
         .await?
         .0;
     assert_eq!(
@@ -303,7 +306,7 @@ async fn check_settled(
         "the coordinator earned its fees and paid for the releases"
     );
     assert_eq!(
-        stack::total_supply(http, server).await?,
+        stack::total_supply(http, chain).await?,
         before.supply,
         "supply unchanged"
     );
@@ -330,7 +333,7 @@ async fn a_hundred_paid_jobs_on_two_miner_processes_pay_every_party_on_chain() -
         4,
     )
     .await?;
-    let before = before(&http, &server, &client).await?;
+    let before = before(&http, &server, &server, &client).await?;
 
     let mut ids = Vec::new();
     for n in 0..100u64 {
@@ -344,6 +347,7 @@ async fn a_hundred_paid_jobs_on_two_miner_processes_pay_every_party_on_chain() -
     }
     let ran = check_settled(
         &http,
+        &server,
         &server,
         &client,
         &ids,
@@ -373,7 +377,7 @@ async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid(
         1,
     )
     .await?;
-    let before = before(&http, &server, &client).await?;
+    let before = before(&http, &server, &server, &client).await?;
     let body = client
         .job(
             &http,
@@ -408,6 +412,7 @@ async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid(
     let ids = ["killed-mid-job".to_owned()];
     let ran = check_settled(
         &http,
+        &server,
         &server,
         &client,
         &ids,
@@ -452,7 +457,7 @@ async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twic
         2,
     )
     .await?;
-    let before = before(&http, &server, &client).await?;
+    let before = before(&http, &server, &server, &client).await?;
 
     // Every body is signed up front: a client retries the same lock under the same key.
     let mut bodies = Vec::new();
@@ -504,6 +509,7 @@ async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twic
     let ran = check_settled(
         &http,
         &server,
+        &server,
         &client,
         &ids,
         &before,
@@ -513,5 +519,91 @@ async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twic
     println!(
         "60 paid jobs ({at_kill} acknowledged before the SIGKILL) settled once each; jobs per miner: {ran:?}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coordinator_on_its_own_settles_through_a_remote_nodes_rpc() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    // The split deployment: a node without a coordinator, a coordinator without a chain.
+    let node = Server::start_with_options(
+        Site::Default,
+        Options {
+            args: vec!["--no-coordinator".into()],
+            ..Options::default()
+        },
+    )
+    .await?;
+    let coordinator = Server::start_with_options(
+        Site::Default,
+        Options {
+            args: [
+                "--no-chain",
+                "--api-only",
+                "--chain-rpc",
+                &node.url,
+                "--key-rate-limit",
+                "0",
+                "--ip-rate-limit",
+                "0",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+            ..Options::default()
+        },
+    )
+    .await?;
+    // Its operator funds its account for the settlement fees.
+    let treasury = stack::treasury(&node)?;
+    let (_, nonce) = account(&http, &node, &Address::of(&treasury.public_key())).await?;
+    let fund = stack::signed(
+        &stack::chain_id(&http, &node).await?,
+        &treasury,
+        nonce,
+        types::TxBody::Transfer {
+            to: coordinator_address(&http, &coordinator).await?,
+            amount: types::Amount(10 * LOCK),
+        },
+    );
+    stack::included(&http, &node, &stack::send(&http, &node, &fund).await?).await?;
+    let client = Client {
+        api_key: issue(&http, &coordinator, "client", "client-1").await?,
+        key: stack::funded_key(&http, &node, 10 * LOCK).await?,
+    };
+    let miner = miner(
+        &coordinator,
+        &issue(&http, &coordinator, "miner", "miner-a").await?,
+        1_000_000,
+        1,
+    )
+    .await?;
+    let before = before(&http, &coordinator, &node, &client).await?;
+    let mut ids = Vec::new();
+    for n in 0..3u64 {
+        let id = format!("remote-{n}");
+        let body = client
+            .job(
+                &http,
+                &coordinator,
+                &id,
+                before.client.1 + n,
+                json!({ "sleep_ms": 50 }),
+            )
+            .await?;
+        client.submit(&http, &coordinator.url, &body).await?;
+        ids.push(id);
+    }
+    let ran = check_settled(
+        &http,
+        &coordinator,
+        &node,
+        &client,
+        &ids,
+        &before,
+        &[("miner-a", &miner)],
+    )
+    .await?;
+    assert_eq!(ran.get("miner-a"), Some(&3));
     Ok(())
 }

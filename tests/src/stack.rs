@@ -84,7 +84,7 @@ pub async fn total_supply(http: &reqwest::Client, server: &Server) -> anyhow::Re
 
 /// The chain's id.
 pub async fn chain_id(http: &reqwest::Client, server: &Server) -> anyhow::Result<String> {
-    Ok(get(http, server, "/v1/payments/terms").await?["chain_id"]
+    Ok(get(http, server, "/rpc/syncStatus").await?["chain_id"]
         .as_str()
         .context("chain_id")?
         .to_owned())

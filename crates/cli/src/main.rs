@@ -1,5 +1,6 @@
-//! The `aitbc` command: `aitbc devnet` writes a development chain and `aitbc node run` runs a chain node on its own; the wallet and miner commands arrive with their issues.
+//! The `aitbc` command: `aitbc devnet` writes a development chain, `aitbc node run` runs a chain node on its own and `aitbc coordinator run` the coordinator on its own; the wallet commands arrive with their issue.
 
+mod coordinator;
 mod node;
 
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         command: node::NodeCommand,
     },
+    /// Coordinator commands.
+    Coordinator {
+        #[command(subcommand)]
+        command: coordinator::CoordinatorCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,5 +67,6 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Node { command } => node::run(command),
+        Command::Coordinator { command } => coordinator::run(command),
     }
 }

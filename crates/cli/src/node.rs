@@ -64,6 +64,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         key_rate_limit: 100,
         ip_rate_limit: 200,
         heartbeat_timeout: 30,
+        chain_rpc: None,
         no_coordinator: true,
         api_only: true,
     }

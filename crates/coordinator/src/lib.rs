@@ -7,6 +7,7 @@ pub mod matching;
 pub mod model;
 mod node_ledger;
 pub mod payments;
+pub mod rpc_ledger;
 pub mod sessions;
 pub mod store;
 
@@ -245,6 +246,11 @@ impl Coordinator {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The height of the chain's head, when the coordinator has a chain and it answers.
+    pub async fn head_height(&self) -> Option<u64> {
+        self.ledger.as_ref()?.head_height().await.ok()
     }
 
     pub fn config(&self) -> &Config {

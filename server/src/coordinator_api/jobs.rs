@@ -157,10 +157,7 @@ pub async fn receipts(
 pub async fn payment_terms(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let coordinator = coordinator_of(&state)?;
     let config = coordinator.config();
-    let head = match &state.node {
-        Some(node) => Some(node.head().await.header.height),
-        None => None,
-    };
+    let head = coordinator.head_height().await;
     Ok(Json(json!({
         "coordinator_key": coordinator.public_key().to_hex(),
         "coordinator_address": types::Address::of(&coordinator.public_key()).to_string(),

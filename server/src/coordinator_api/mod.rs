@@ -320,12 +320,12 @@ pub fn key(config: &Config) -> anyhow::Result<Option<types::SecretKey>> {
     attestation_key(&dir.join("coordinator.key")).map(Some)
 }
 
-/// Opens the coordinator of `config` with its `key`, taking payments on `node`'s chain, and on
+/// Opens the coordinator of `config` with its `key`, taking payments on `ledger`'s chain, and on
 /// the first start issues an admin key into `<data-dir>/coordinator/admin.key`.
 pub async fn open(
     config: &Config,
     key: types::SecretKey,
-    node: Option<&chain::Node>,
+    ledger: Option<std::sync::Arc<dyn coordinator::ledger::Ledger>>,
     chain_id: &str,
 ) -> anyhow::Result<Coordinator> {
     let dir = config.data_dir.join("coordinator");
@@ -346,8 +346,8 @@ pub async fn open(
         },
         key,
     );
-    if let Some(node) = node {
-        coordinator = coordinator.with_ledger(std::sync::Arc::new(node.clone()));
+    if let Some(ledger) = ledger {
+        coordinator = coordinator.with_ledger(ledger);
     }
     bootstrap_admin(&coordinator, &dir.join("admin.key")).await?;
     Ok(coordinator)

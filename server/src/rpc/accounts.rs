@@ -25,9 +25,12 @@ pub async fn balance(
     let node = node_of(&state)?;
     let address = address_param(&address)?;
     let account = node.account(&address).await;
-    Ok(Json(
-        json!({ "address": address.to_string(), "balance": account.balance.0, "nonce": account.nonce }),
-    ))
+    Ok(Json(json!({
+        "address": address.to_string(),
+        "balance": account.balance.0,
+        "nonce": account.nonce,
+        "next_nonce": node.next_nonce(&address).await,
+    })))
 }
 
 /// `GET /rpc/address/{address}?limit=&offset=`: balance, nonce and the transactions the address

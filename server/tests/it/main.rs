@@ -27,6 +27,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         key_rate_limit: 100,
         ip_rate_limit: 200,
         heartbeat_timeout: 30,
+        chain_rpc: None,
         no_coordinator: true,
         api_only: false,
     }

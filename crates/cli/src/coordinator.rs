@@ -1,0 +1,74 @@
+//! `aitbc coordinator run`: the coordinator on its own, on the split deployment's port (:8000), paying through a chain node's RPC elsewhere.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum CoordinatorCommand {
+    /// Run the coordinator until Ctrl-C or SIGTERM.
+    Run {
+        /// Address and port of its API.
+        #[arg(long, env = "AITBC_BIND", default_value = "127.0.0.1:8000")]
+        bind: std::net::SocketAddr,
+        /// Folder for its keys and (by default) its SQLite database.
+        #[arg(long, env = "AITBC_DATA_DIR", default_value = "aitbc-coordinator")]
+        data_dir: PathBuf,
+        /// The chain node whose RPC settles payments; without it only unpaid jobs can run.
+        #[arg(long, env = "AITBC_CHAIN_RPC")]
+        chain_rpc: Option<String>,
+        /// `postgres://…` for several instances sharing one database.
+        #[arg(long, env = "AITBC_COORDINATOR_DB")]
+        coordinator_db: Option<String>,
+        /// Take jobs that come without an escrow lock.
+        #[arg(long, env = "AITBC_ALLOW_UNPAID_JOBS")]
+        allow_unpaid_jobs: bool,
+    },
+}
+
+pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
+    let CoordinatorCommand::Run {
+        bind,
+        data_dir,
+        chain_rpc,
+        coordinator_db,
+        allow_unpaid_jobs,
+    } = command;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    anyhow::ensure!(
+        chain_rpc.is_some() || allow_unpaid_jobs,
+        "give --chain-rpc (the node that settles payments) or --allow-unpaid-jobs"
+    );
+    let config = server::Config {
+        bind,
+        data_dir,
+        site_root: PathBuf::from("."),
+        genesis: None,
+        node_key: None,
+        faucet_key: None,
+        peers: Vec::new(),
+        empty_blocks: false,
+        no_chain: true,
+        coordinator_db,
+        allow_unpaid_jobs,
+        key_rate_limit: 100,
+        ip_rate_limit: 200,
+        heartbeat_timeout: 30,
+        chain_rpc,
+        no_coordinator: false,
+        api_only: true,
+    }
+    .validated()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        server::run(config, listener, server::shutdown_signal()).await
+    })
+}
