@@ -19,22 +19,35 @@ async fn stack_server(
     data: Option<std::path::PathBuf>,
     bind: Option<String>,
 ) -> anyhow::Result<Server> {
+    stack_server_on(data, bind, None).await
+}
+
+/// The same, its coordinator on the database at `db` (a PostgreSQL URL) when given.
+async fn stack_server_on(
+    data: Option<std::path::PathBuf>,
+    bind: Option<String>,
+    db: Option<&str>,
+) -> anyhow::Result<Server> {
+    let mut args: Vec<String> = [
+        "--key-rate-limit",
+        "0",
+        "--ip-rate-limit",
+        "0",
+        "--heartbeat-timeout",
+        "2",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    if let Some(db) = db {
+        args.extend(["--coordinator-db".to_owned(), db.to_owned()]);
+    }
     Server::start_with_options(
         Site::Default,
         Options {
             data_dir: data,
             bind,
-            args: [
-                "--key-rate-limit",
-                "0",
-                "--ip-rate-limit",
-                "0",
-                "--heartbeat-timeout",
-                "2",
-            ]
-            .iter()
-            .map(|a| (*a).to_owned())
-            .collect(),
+            args,
         },
     )
     .await
@@ -316,7 +329,17 @@ async fn check_settled(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_paid_jobs_on_two_miner_processes_pay_every_party_on_chain() -> anyhow::Result<()>
 {
-    let server = stack_server(None, None).await?;
+    a_hundred_paid_jobs(None).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_paid_jobs_with_the_coordinator_on_postgresql() -> anyhow::Result<()> {
+    let db = tests::postgres::Database::create().await?;
+    a_hundred_paid_jobs(Some(&db.url)).await
+}
+
+async fn a_hundred_paid_jobs(db: Option<&str>) -> anyhow::Result<()> {
+    let server = stack_server_on(None, None, db).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 200 * LOCK).await?;
     let miner_a = miner(
@@ -438,9 +461,19 @@ async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twice()
 -> anyhow::Result<()> {
+    killed_under_load(None).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_under_load_with_the_coordinator_on_postgresql() -> anyhow::Result<()> {
+    let db = tests::postgres::Database::create().await?;
+    killed_under_load(Some(&db.url)).await
+}
+
+async fn killed_under_load(db: Option<&str>) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let bind = format!("127.0.0.1:{}", tests::free_port()?);
-    let server = stack_server(Some(data.path().to_path_buf()), Some(bind.clone())).await?;
+    let server = stack_server_on(Some(data.path().to_path_buf()), Some(bind.clone()), db).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 100 * LOCK).await?;
     let miner_a = miner(
@@ -503,7 +536,7 @@ async fn a_server_killed_under_load_loses_no_acknowledged_job_and_pays_none_twic
         "the kill came with {at_kill} of 60 jobs acknowledged, not under load"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let server = stack_server(Some(data.path().to_path_buf()), Some(bind)).await?;
+    let server = stack_server_on(Some(data.path().to_path_buf()), Some(bind), db).await?;
     submitter.await??;
 
     let ran = check_settled(

@@ -2,6 +2,7 @@
 
 mod browser;
 mod miner;
+pub mod postgres;
 mod server;
 pub mod stack;
 pub mod stats;

@@ -482,6 +482,11 @@ impl Store {
     /// transaction; `false` if the job is not running on that miner (a late or foreign result).
     pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
         let mut db = self.pool.begin().await?;
+        // The miner's lock before the job's (see `heartbeat`).
+        sqlx::query("UPDATE miners SET id = id WHERE id = $1")
+            .bind(&finish.miner_id)
+            .execute(&mut *db)
+            .await?;
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
              finished_at = $6, lease_expires_at = NULL \
@@ -770,6 +775,8 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> Result<bool, StoreError> {
+        // The miner's row first, as in `finish`: whatever touches a miner and its jobs together
+        // takes the miner's lock first, so on PostgreSQL they queue instead of deadlocking.
         let mut db = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE miners SET status = 'ONLINE', last_heartbeat = $1, metadata = $2 WHERE id = $3",

@@ -262,3 +262,46 @@ async fn two_coordinators_on_one_database_hand_each_job_out_once() -> anyhow::Re
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heartbeats_racing_results_never_fail() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("busy", 3);
+        let mut registration = miner.registration("RTX 4090", &[], 10);
+        registration.concurrency = 40;
+        coord.register(&miner.id, registration).await?;
+        let mut taken = Vec::new();
+        for n in 0..40 {
+            coord
+                .submit("alice", job(json!({ "payload": { "n": n } })), None)
+                .await?;
+            taken.push(coord.poll(&miner.id, Duration::ZERO).await?.expect("a job"));
+        }
+        // Results and heartbeats of one miner at once: each takes locks on its jobs and on the
+        // miner, which must never deadlock (PostgreSQL would abort one of them).
+        let mut tasks = tokio::task::JoinSet::new();
+        for assigned in taken {
+            let result = miner.result(
+                &assigned,
+                json!({ "ok": true }),
+                0,
+                (clock.now() / 1_000) as u64,
+            );
+            let (finishing, beating) = (coord.clone(), coord.clone());
+            let (id, beater) = (miner.id.clone(), miner.id.clone());
+            tasks.spawn(async move {
+                finishing
+                    .complete(&id, &assigned.job_id, result)
+                    .await
+                    .map(drop)
+            });
+            tasks.spawn(async move { beating.heartbeat(&beater, json!({})).await });
+        }
+        while let Some(outcome) = tasks.join_next().await {
+            outcome?.map_err(|e| anyhow::anyhow!("{}: {e}", db.name))?;
+        }
+    }
+    Ok(())
+}
