@@ -100,6 +100,16 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// The OpenAPI documents the reference pages under `/docs/api/` show.
+const API_DOCUMENTS: site::ApiDocuments = site::ApiDocuments(&[
+    (
+        "coordinator",
+        crate::coordinator_api::OPENAPI,
+        "/v1/openapi.json",
+    ),
+    ("rpc", crate::rpc::OPENAPI, "/rpc/openapi.json"),
+]);
+
 /// Every HTML route, the redirects, and the fallback that serves static files or the 404 page.
 ///
 /// Pages and their server functions find the chain node and the coordinator in Leptos's context.
@@ -111,6 +121,7 @@ pub fn router<S>(
     let routes = generate_route_list(App);
     let context = move || {
         request_context();
+        provide_context(API_DOCUMENTS);
         if let Some(coordinator) = &coordinator {
             provide_context(coordinator.clone());
         }

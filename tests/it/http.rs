@@ -133,3 +133,37 @@ async fn without_a_chain_the_explorer_says_so() -> anyhow::Result<()> {
     assert!(!html.contains("Latest blocks"));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_api_references_show_every_route_of_their_openapi_documents() -> anyhow::Result<()> {
+    let server = Server::start().await?;
+    let http = client();
+    for (page, document) in [
+        ("/docs/api/coordinator", "/v1/openapi.json"),
+        ("/docs/api/rpc", "/rpc/openapi.json"),
+    ] {
+        let doc: serde_json::Value = http.get(server.at(document)).send().await?.json().await?;
+        let html = http.get(server.at(page)).send().await?.text().await?;
+        let mut routes = 0;
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+                let route = format!("data-route=\"{method} {path}\"");
+                assert!(html.contains(&route), "{page} lacks {method} {path}");
+                routes += 1;
+            }
+        }
+        assert!(routes > 20, "{document} has only {routes} routes");
+        assert!(
+            html.contains(&format!("href=\"{document}\"")),
+            "{page} links its document"
+        );
+    }
+    let unknown = http
+        .get(server.at("/docs/api/nothing"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(unknown.contains("api-unknown"));
+    Ok(())
+}

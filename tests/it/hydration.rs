@@ -45,6 +45,7 @@ async fn every_path_hydrates_and_its_controls_work() -> anyhow::Result<()> {
         "/Exchange",
         "/wallet/",
         "/docs/",
+        "/docs/api/coordinator",
         "/no-such-page",
     ] {
         let tab = browser.open(&server.at(path)).await?;
@@ -111,6 +112,14 @@ async fn every_path_hydrates_and_its_controls_work() -> anyhow::Result<()> {
                     .await?,
                     "true"
                 );
+            }
+            "/docs/api/coordinator" => {
+                tab.type_into("#api-filter", "gpu/list").await?;
+                tab.wait_for(
+                    "document.querySelectorAll('#api-endpoints article').length > 40 && [...document.querySelectorAll('#api-endpoints article')].filter(a => a.offsetParent !== null).length === 1",
+                    WAIT,
+                )
+                .await?;
             }
             "/no-such-page" => {
                 assert!(tab.text("#not-found h1").await?.contains("Page not found"));

@@ -13,13 +13,19 @@ const PATHS: [(&str, &str); 11] = [
         "/wallet/",
         "Browser wallet (the wallet daemon API will live under /wallet/v1/)",
     ),
-    ("/docs/", "This page"),
+    (
+        "/docs/",
+        "This page; the API references are /docs/api/coordinator and /docs/api/rpc",
+    ),
     ("/health", "JSON status of the server and its components"),
     (
         "/api/",
         "Coordinator API (/api/x is the coordinator's /v1/x)",
     ),
-    ("/v1/", "Coordinator API under its original prefix"),
+    (
+        "/v1/",
+        "Coordinator API under its original prefix; its OpenAPI description is /v1/openapi.json",
+    ),
     (
         "/rpc/",
         "Chain node RPC; its OpenAPI description is /rpc/openapi.json",
@@ -34,8 +40,12 @@ pub fn Docs() -> impl IntoView {
         <Title text="Docs" />
         <h1 class="text-3xl font-bold">"Documentation"</h1>
         <p class="mt-4 max-w-2xl text-muted">
-            "Every part of AITBC is served from this one origin. API routes answer in JSON; an unknown route answers 404 with a JSON error body. The OpenAPI descriptions appear here as each API lands."
+            "Every part of AITBC is served from this one origin. API routes answer in JSON; an unknown route answers 404 with a JSON error body."
         </p>
+        <ul id="api-references" class="mt-4 list-disc pl-6 text-sm">
+            <li><a class="underline" href="/docs/api/coordinator">"Coordinator API reference"</a>": jobs, miners, receipts, payments, the marketplace, sign-in and admin"</li>
+            <li><a class="underline" href="/docs/api/rpc">"Chain node RPC reference"</a>": blocks, transactions, accounts, the faucet and the live feed"</li>
+        </ul>
         <table id="paths" class="mt-6 w-full max-w-3xl text-left text-sm">
             <thead class="border-b border-line text-muted">
                 <tr>

@@ -1,5 +1,6 @@
 //! The Leptos application root shared by the server (SSR) and the browser (hydration): the HTML shell, the router over the four UIs, and the hydrate entry point.
 
+mod api_docs;
 mod docs;
 mod landing;
 mod layout;
@@ -13,6 +14,7 @@ use leptos_router::{
     path,
 };
 
+pub use api_docs::ApiDocuments;
 pub use theme::Theme;
 
 /// Name of the JS and WASM bundle that the build writes under `/pkg/`; the server's
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/Exchange") view=exchange_ui::ExchangeHome />
                     <Route path=path!("/wallet/") view=wallet_ui::WalletHome />
                     <Route path=path!("/docs/") view=docs::Docs />
+                    <Route path=path!("/docs/api/:name") view=api_docs::ApiDocsPage />
                 </Routes>
             </layout::Layout>
         </Router>
