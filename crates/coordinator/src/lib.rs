@@ -1,5 +1,6 @@
 //! The job coordinator: clients submit AI jobs, miners register, heartbeat and long-poll for work that matches their capabilities, and return results with receipts they sign, which the coordinator checks and attests. Jobs move through an enforced state machine; a background sweeper expires jobs and re-queues the work of miners that went silent. Storage is SQLite or PostgreSQL (sqlx).
 
+mod dispatch;
 pub mod keys;
 pub mod ledger;
 pub mod market;
@@ -15,7 +16,6 @@ use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Notify;
 use types::{
     PublicKey, SecretKey, TxBody,
     receipt::{self, JobReceipt},
@@ -189,8 +189,8 @@ pub struct JobFailure {
 pub struct Coordinator {
     store: Store,
     config: Config,
-    /// Woken when work appears, so long polls answer at once.
-    work: Arc<Notify>,
+    /// Miners waiting in long polls, handed each job that becomes ready.
+    waiters: Arc<dispatch::Waiters>,
     /// Attests receipts and settles escrows.
     key: Arc<SecretKey>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
@@ -224,7 +224,7 @@ impl Coordinator {
         Coordinator {
             store,
             config,
-            work: Arc::new(Notify::new()),
+            waiters: Arc::default(),
             key: Arc::new(key),
             clock: Arc::new(system_now),
             ledger: None,
@@ -379,7 +379,10 @@ impl Coordinator {
         }
         // Stored first, then sent: after a crash in between, the stored lock is sent again.
         self.send_lock(&job).await?;
-        self.work.notify_waiters();
+        if let Err(error) = self.offer(job.clone()).await {
+            // Stored and acknowledged; the next sweep offers it again.
+            tracing::warn!(job = %job.id, %error, "could not offer a new job to waiting miners");
+        }
         Ok(job)
     }
 
@@ -464,7 +467,6 @@ impl Coordinator {
                 last_receipt_id: None,
             })
             .await?;
-        self.work.notify_waiters();
         Ok(token)
     }
 
@@ -487,68 +489,12 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Waits up to `max_wait` for a job this miner can run, taking it as soon as one exists.
-    pub async fn poll(
-        &self,
-        miner_id: &str,
-        max_wait: Duration,
-    ) -> Result<Option<Assigned>, Error> {
-        let deadline = tokio::time::Instant::now() + max_wait.min(self.config.max_poll_wait);
-        loop {
-            // Registered before looking, so a job submitted meanwhile is not missed.
-            let woken = self.work.notified();
-            if let Some(job) = self.try_assign(miner_id).await? {
-                return Ok(Some(job));
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            // Other instances on a shared database queue work this one is not told about.
-            let wait = (deadline - now).min(Duration::from_secs(1));
-            let _ = tokio::time::timeout(wait, woken).await;
+    /// Offers the queue to the waiting miners, after something freed one of them; a failure
+    /// only delays that until the next sweep.
+    pub(crate) async fn redispatch(&self) {
+        if let Err(error) = self.dispatch().await {
+            tracing::warn!(%error, "could not offer queued jobs to waiting miners");
         }
-    }
-
-    async fn try_assign(&self, miner_id: &str) -> Result<Option<Assigned>, Error> {
-        let Some(miner) = self.store.miner(miner_id).await? else {
-            return Err(Error::NotFound(format!(
-                "miner {miner_id} (register first)"
-            )));
-        };
-        if !miner.enabled || miner.status != MinerStatus::Online {
-            return Ok(None);
-        }
-        if self.store.running_on(miner_id).await? >= i64::from(miner.concurrency) {
-            return Ok(None);
-        }
-        let now = self.now();
-        // A miner whose GPU is booked runs only the booking client's jobs.
-        let booked_for = self.booked_for(miner_id, now).await?;
-        for job in self.store.queued(now, 200).await? {
-            if !matches(&job.constraints, &miner.capabilities)
-                || booked_for.as_ref().is_some_and(|c| *c != job.client_id)
-            {
-                continue;
-            }
-            // A paid job goes only to a miner the escrow can pay.
-            if job.payment.is_some() && miner.payout_address.is_none() {
-                continue;
-            }
-            let lease = now + self.config.heartbeat_timeout_ms;
-            if self.store.claim(&job.id, miner_id, lease, now).await? {
-                return Ok(Some(Assigned {
-                    job_id: job.id,
-                    payload: job.payload,
-                    constraints: job.constraints,
-                    client: job.client_id,
-                    started_at: now / 1_000,
-                    unit_price: miner.capabilities.price_per_unit,
-                    chain_id: self.config.chain_id.clone(),
-                }));
-            }
-        }
-        Ok(None)
     }
 
     /// The job `job_id` as running on `miner_id`, or why not.
@@ -654,7 +600,8 @@ impl Coordinator {
         if !finished {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
-        self.work.notify_waiters();
+        // A slot of this miner is free.
+        self.redispatch().await;
         Ok(receipt)
     }
 
@@ -682,7 +629,7 @@ impl Coordinator {
         if !finished {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
-        self.work.notify_waiters();
+        self.redispatch().await;
         Ok(())
     }
 
@@ -729,9 +676,6 @@ impl Coordinator {
             .store
             .release_lapsed(now, self.config.max_attempts)
             .await?;
-        if requeued > 0 {
-            self.work.notify_waiters();
-        }
         let settled = match self.settle().await {
             Ok(n) => n,
             Err(error) => {
@@ -739,6 +683,9 @@ impl Coordinator {
                 0
             }
         };
+        // Jobs given back, locks that reached a block, bookings that ended, and jobs other
+        // instances queued: offered to the miners waiting here.
+        self.dispatch().await?;
         Ok(Sweep {
             expired,
             offline,

@@ -481,6 +481,8 @@ impl Coordinator {
             )));
         };
         let booking_id: String = row.try_get(0).map_err(StoreError::from)?;
+        // The miner takes anyone's jobs again.
+        self.redispatch().await;
         self.client_booking(client_id, &booking_id).await
     }
 

@@ -203,7 +203,7 @@ impl Coordinator {
                                 .await?
                             {
                                 changed += 1;
-                                self.work.notify_waiters();
+                                self.redispatch().await;
                             }
                         }
                         TxState::Pending => {}

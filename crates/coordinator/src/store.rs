@@ -154,7 +154,7 @@ impl Store {
                     if sqlite {
                         use sqlx::Executor;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                     }
@@ -465,6 +465,20 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives back a job claimed for a miner whose poll ended before it could be told.
+    pub async fn unclaim(&self, job_id: &str, miner_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'QUEUED', assigned_miner_id = NULL, lease_expires_at = NULL, \
+             started_at = NULL, attempts = attempts - 1 \
+             WHERE id = $1 AND state = 'RUNNING' AND assigned_miner_id = $2",
+        )
+        .bind(job_id)
+        .bind(miner_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Jobs running on `miner_id`.

@@ -1,0 +1,263 @@
+//! Handing jobs to miners: a long poll first looks in the queue; if nothing there fits, the miner waits in an in-memory list, and each job that becomes ready is offered straight to the first waiting miner it matches (one claim in the database), instead of waking every waiting miner to search the queue at once. Other coordinator instances' jobs reach this instance's waiters through the sweep, once a second.
+
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::oneshot;
+
+use crate::{
+    Assigned, Coordinator, Error, Job, MinerStatus, matching::matches, model::Miner,
+    payments::PaymentStatus,
+};
+
+/// A miner waiting in a long poll.
+struct Waiter {
+    token: u64,
+    miner: Miner,
+    send: oneshot::Sender<Assigned>,
+}
+
+/// The miners waiting for work on this instance.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    list: Mutex<Vec<Waiter>>,
+    next_token: AtomicU64,
+    /// Counts jobs made ready; a poll that sees it move while it looked at the queue looks
+    /// again, so no job slips between its look and its wait.
+    ready: AtomicU64,
+}
+
+impl Waiters {
+    fn push(&self, miner: Miner, send: oneshot::Sender<Assigned>) -> u64 {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut list) = self.list.lock() {
+            list.push(Waiter { token, miner, send });
+        }
+        token
+    }
+
+    /// Takes waiter `token` out; false if a job was handed to it meanwhile.
+    fn remove(&self, token: u64) -> bool {
+        let Ok(mut list) = self.list.lock() else {
+            return false;
+        };
+        match list.iter().position(|w| w.token == token) {
+            Some(i) => {
+                list.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Returns waiters taken out but not served, ahead of the others (they waited longer).
+    fn put_back(&self, waiters: Vec<Waiter>) {
+        if let Ok(mut list) = self.list.lock() {
+            list.splice(0..0, waiters);
+        }
+    }
+
+    /// Takes out the longest-waiting miner that `fits` (and is still listening).
+    fn take(&self, fits: impl Fn(&Miner) -> bool) -> Option<Waiter> {
+        let mut list = self.list.lock().ok()?;
+        list.retain(|w| !w.send.is_closed());
+        let i = list.iter().position(|w| fits(&w.miner))?;
+        Some(list.remove(i))
+    }
+
+    fn any(&self) -> bool {
+        self.list.lock().map(|l| !l.is_empty()).unwrap_or(false)
+    }
+}
+
+/// Whether a job may go to miners now: unpaid, or paid with its lock in a block.
+fn ready(job: &Job) -> bool {
+    job.payment.is_none() || job.payment_status == Some(PaymentStatus::Locked)
+}
+
+impl Coordinator {
+    /// Waits up to `max_wait` for a job this miner can run, taking it as soon as one exists.
+    pub async fn poll(
+        &self,
+        miner_id: &str,
+        max_wait: Duration,
+    ) -> Result<Option<Assigned>, Error> {
+        let deadline = tokio::time::Instant::now() + max_wait.min(self.config.max_poll_wait);
+        loop {
+            let seen = self.waiters.ready.load(Ordering::SeqCst);
+            let miner = self.active_miner(miner_id).await?;
+            if let Some(miner) = &miner
+                && let Some(job) = self.try_assign(miner).await?
+            {
+                return Ok(Some(job));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            let Some(miner) = miner else {
+                // Deactivated or offline: nothing will come; wait out the poll.
+                tokio::time::sleep_until(deadline).await;
+                return Ok(None);
+            };
+            let (send, receive) = oneshot::channel();
+            let token = self.waiters.push(miner, send);
+            if self.waiters.ready.load(Ordering::SeqCst) != seen && self.waiters.remove(token) {
+                // A job became ready while this poll looked at the queue: look again.
+                continue;
+            }
+            let assigned = tokio::time::timeout_at(deadline, receive).await;
+            self.waiters.remove(token);
+            return Ok(match assigned {
+                Ok(Ok(job)) => Some(job),
+                _ => None,
+            });
+        }
+    }
+
+    /// The miner, if it is registered, enabled and online.
+    async fn active_miner(&self, miner_id: &str) -> Result<Option<Miner>, Error> {
+        let Some(miner) = self.store.miner(miner_id).await? else {
+            return Err(Error::NotFound(format!(
+                "miner {miner_id} (register first)"
+            )));
+        };
+        Ok((miner.enabled && miner.status == MinerStatus::Online).then_some(miner))
+    }
+
+    /// The miner as it is now, if it may take a job of `client`: enabled and online, with a
+    /// free slot, and no booking of its GPUs by another client.
+    async fn can_take(
+        &self,
+        miner_id: &str,
+        client: &str,
+        now: i64,
+    ) -> Result<Option<Miner>, Error> {
+        let Some(miner) = self.active_miner(miner_id).await? else {
+            return Ok(None);
+        };
+        if self.store.running_on(&miner.id).await? >= i64::from(miner.concurrency) {
+            return Ok(None);
+        }
+        let booked_for = self.booked_for(&miner.id, now).await?;
+        Ok(booked_for.is_none_or(|c| c == client).then_some(miner))
+    }
+
+    /// Claims the first queued job that `miner` can run.
+    async fn try_assign(&self, miner: &Miner) -> Result<Option<Assigned>, Error> {
+        let now = self.now();
+        if self.store.running_on(&miner.id).await? >= i64::from(miner.concurrency) {
+            return Ok(None);
+        }
+        let booked_for = self.booked_for(&miner.id, now).await?;
+        for job in self.store.queued(now, 200).await? {
+            if !self.fits(miner, &job) || booked_for.as_ref().is_some_and(|c| *c != job.client_id) {
+                continue;
+            }
+            if let Some(assigned) = self.claim(miner, job, now).await? {
+                return Ok(Some(assigned));
+            }
+        }
+        Ok(None)
+    }
+
+    fn fits(&self, miner: &Miner, job: &Job) -> bool {
+        // A paid job goes only to a miner the escrow can pay.
+        matches(&job.constraints, &miner.capabilities)
+            && (job.payment.is_none() || miner.payout_address.is_some())
+    }
+
+    /// Takes `job` for `miner` in the database; `None` if another took it first.
+    async fn claim(&self, miner: &Miner, job: Job, now: i64) -> Result<Option<Assigned>, Error> {
+        let lease = now + self.config.heartbeat_timeout_ms;
+        if !self.store.claim(&job.id, &miner.id, lease, now).await? {
+            return Ok(None);
+        }
+        Ok(Some(Assigned {
+            job_id: job.id,
+            payload: job.payload,
+            constraints: job.constraints,
+            client: job.client_id,
+            started_at: now / 1_000,
+            unit_price: miner.capabilities.price_per_unit,
+            chain_id: self.config.chain_id.clone(),
+        }))
+    }
+
+    /// Offers a job that just became ready to the miners waiting for one.
+    pub(crate) async fn offer(&self, job: Job) -> Result<(), Error> {
+        self.waiters.ready.fetch_add(1, Ordering::SeqCst);
+        if !ready(&job) {
+            return Ok(());
+        }
+        self.hand_out(job).await.map(drop)
+    }
+
+    /// Hands `job` to a waiting miner that fits; false when none took it.
+    async fn hand_out(&self, job: Job) -> Result<bool, Error> {
+        let now = self.now();
+        // Miners that fit the job but cannot take it now wait on, in their turn.
+        let mut passed = Vec::new();
+        let outcome = loop {
+            let Some(waiter) = self.waiters.take(|m| self.fits(m, &job)) else {
+                break Ok(false);
+            };
+            match self.can_take(&waiter.miner.id, &job.client_id, now).await {
+                Ok(Some(miner)) => match self.claim(&miner, job.clone(), now).await {
+                    Ok(Some(assigned)) => match waiter.send.send(assigned) {
+                        Ok(()) => break Ok(true),
+                        // The poll ended a moment ago: give the job back, try the next miner.
+                        Err(_) => {
+                            if let Err(e) = self.store.unclaim(&job.id, &miner.id).await {
+                                break Err(e.into());
+                            }
+                        }
+                    },
+                    // Taken meanwhile (by another instance's miner).
+                    Ok(None) => {
+                        passed.push(waiter);
+                        break Ok(true);
+                    }
+                    Err(e) => {
+                        passed.push(waiter);
+                        break Err(e);
+                    }
+                },
+                Ok(None) => passed.push(waiter),
+                Err(e) => {
+                    passed.push(waiter);
+                    break Err(e);
+                }
+            }
+        };
+        self.waiters.put_back(passed);
+        outcome
+    }
+
+    /// Offers the queue to the waiting miners: after anything that may let a waiting miner
+    /// take a queued job (a lock reached a block, a lease lapsed, a slot or a GPU was freed),
+    /// and once a second for jobs other instances queued.
+    pub(crate) async fn dispatch(&self) -> Result<(), Error> {
+        self.waiters.ready.fetch_add(1, Ordering::SeqCst);
+        if !self.waiters.any() {
+            return Ok(());
+        }
+        for job in self.store.queued(self.now(), 200).await? {
+            if !self.waiters.any() {
+                break;
+            }
+            self.hand_out(job).await?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Waiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiters").finish_non_exhaustive()
+    }
+}
