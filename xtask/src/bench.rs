@@ -125,10 +125,22 @@ fn coordinator_load(build: &Build) -> anyhow::Result<()> {
         }
         let (server, url) = start_server(build, &data, &args)?;
         let admin_key = data.join("coordinator/admin.key");
-        let result = run(Command::new(&jobbench)
-            .args(["--url", &url, "--admin-key-file"])
-            .arg(&admin_key)
-            .args(["--miners", "64", "--clients", "32", "--seconds", "10"]));
+        // The baseline of the same run: the same server answering its cheapest route.
+        let loadgen = sh::target_dir().join("release/loadgen");
+        let result = run(Command::new(&loadgen).args([
+            "--url",
+            &format!("{url}/health"),
+            "--concurrency",
+            "16",
+            "--seconds",
+            "5",
+        ]))
+        .and_then(|()| {
+            run(Command::new(&jobbench)
+                .args(["--url", &url, "--admin-key-file"])
+                .arg(&admin_key)
+                .args(["--miners", "64", "--clients", "32", "--seconds", "10"]))
+        });
         stop(server, &data);
         if let Some(db) = db {
             run(Command::new(&jobbench).args(["--drop-database", db]))?;

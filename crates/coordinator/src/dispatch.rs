@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     Assigned, Coordinator, Error, Job, MinerStatus, matching::matches, model::Miner,
-    payments::PaymentStatus,
+    payments::PaymentStatus, store::Candidate,
 };
 
 /// A miner waiting in a long poll.
@@ -73,6 +73,15 @@ impl Waiters {
     fn any(&self) -> bool {
         self.list.lock().map(|l| !l.is_empty()).unwrap_or(false)
     }
+}
+
+/// How far down the queue a miner's match is looked for: first the head, then further.
+const QUEUE_HEAD: i64 = 8;
+const QUEUE_WINDOW: i64 = 200;
+
+/// Whether `miner` may run `job`; a paid job goes only to a miner the escrow can pay.
+fn fits(miner: &Miner, job: &Candidate) -> bool {
+    matches(&job.constraints, &miner.capabilities) && (!job.paid || miner.payout_address.is_some())
 }
 
 /// Whether a job may go to miners now: unpaid, or paid with its lock in a block.
@@ -154,29 +163,36 @@ impl Coordinator {
             return Ok(None);
         }
         let booked_for = self.booked_for(&miner.id, now).await?;
-        for job in self.store.queued(now, 200).await? {
-            if !self.fits(miner, &job) || booked_for.as_ref().is_some_and(|c| *c != job.client_id) {
-                continue;
+        // Most miners fit one of the first few jobs; only if none does is the queue read further.
+        for window in [QUEUE_HEAD, QUEUE_WINDOW] {
+            let jobs = self.store.queued(now, window).await?;
+            let whole_queue = (jobs.len() as i64) < window;
+            for job in jobs {
+                if !fits(miner, &job) || booked_for.as_ref().is_some_and(|c| *c != job.client_id) {
+                    continue;
+                }
+                if let Some(assigned) = self.claim(miner, &job.id, now).await? {
+                    return Ok(Some(assigned));
+                }
             }
-            if let Some(assigned) = self.claim(miner, job, now).await? {
-                return Ok(Some(assigned));
+            if whole_queue {
+                break;
             }
         }
         Ok(None)
     }
 
-    fn fits(&self, miner: &Miner, job: &Job) -> bool {
-        // A paid job goes only to a miner the escrow can pay.
-        matches(&job.constraints, &miner.capabilities)
-            && (job.payment.is_none() || miner.payout_address.is_some())
-    }
-
-    /// Takes `job` for `miner` in the database; `None` if another took it first.
-    async fn claim(&self, miner: &Miner, job: Job, now: i64) -> Result<Option<Assigned>, Error> {
+    /// Takes job `id` for `miner` in the database; `None` if another took it first.
+    async fn claim(&self, miner: &Miner, id: &str, now: i64) -> Result<Option<Assigned>, Error> {
         let lease = now + self.config.heartbeat_timeout_ms;
-        if !self.store.claim(&job.id, &miner.id, lease, now).await? {
+        if !self.store.claim(id, &miner.id, lease, now).await? {
             return Ok(None);
         }
+        let job = self
+            .store
+            .job(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
         Ok(Some(Assigned {
             job_id: job.id,
             payload: job.payload,
@@ -194,20 +210,20 @@ impl Coordinator {
         if !ready(&job) {
             return Ok(());
         }
-        self.hand_out(job).await.map(drop)
+        self.hand_out(&Candidate::from(&job)).await.map(drop)
     }
 
     /// Hands `job` to a waiting miner that fits; false when none took it.
-    async fn hand_out(&self, job: Job) -> Result<bool, Error> {
+    async fn hand_out(&self, job: &Candidate) -> Result<bool, Error> {
         let now = self.now();
         // Miners that fit the job but cannot take it now wait on, in their turn.
         let mut passed = Vec::new();
         let outcome = loop {
-            let Some(waiter) = self.waiters.take(|m| self.fits(m, &job)) else {
+            let Some(waiter) = self.waiters.take(|m| fits(m, job)) else {
                 break Ok(false);
             };
             match self.can_take(&waiter.miner.id, &job.client_id, now).await {
-                Ok(Some(miner)) => match self.claim(&miner, job.clone(), now).await {
+                Ok(Some(miner)) => match self.claim(&miner, &job.id, now).await {
                     Ok(Some(assigned)) => match waiter.send.send(assigned) {
                         Ok(()) => break Ok(true),
                         // The poll ended a moment ago: give the job back, try the next miner.
@@ -246,11 +262,11 @@ impl Coordinator {
         if !self.waiters.any() {
             return Ok(());
         }
-        for job in self.store.queued(self.now(), 200).await? {
+        for job in self.store.queued(self.now(), QUEUE_WINDOW).await? {
             if !self.waiters.any() {
                 break;
             }
-            self.hand_out(job).await?;
+            self.hand_out(&job).await?;
         }
         Ok(())
     }

