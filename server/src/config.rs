@@ -81,6 +81,17 @@ pub struct Config {
     #[arg(long, env = "AITBC_CHAIN_RPC")]
     pub chain_rpc: Option<String>,
 
+    /// A host name (with its port, if not the default) that browser users sign in from; the
+    /// sign-in challenge names it. Repeatable. Without any, only loopback hosts (`localhost`,
+    /// `127.0.0.1`, `[::1]`) may ask, so a page elsewhere cannot have this server sign users in
+    /// under its own name.
+    #[arg(
+        long = "sign-in-domain",
+        env = "AITBC_SIGN_IN_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub sign_in_domains: Vec<String>,
+
     /// Run no coordinator (its API then answers 503).
     #[arg(long, env = "AITBC_NO_COORDINATOR")]
     pub no_coordinator: bool,

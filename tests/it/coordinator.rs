@@ -724,22 +724,33 @@ async fn bad_input_answers_4xx_with_a_structured_body_and_changes_nothing() -> a
     let result = json!({ "result": { "text": "x" }, "receipt": {} });
     let wallet = SecretKey::from_seed(&[43; 32]);
     let address = types::Address::of(&wallet.public_key()).to_string();
-    let challenge: Value = http
-        .post(server.at("/v1/users/challenge"))
-        .json(&json!({ "wallet_address": address }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let message = challenge["message"].as_str().unwrap_or_default();
-    let login = |key: &SecretKey| {
+    let mut challenges = Vec::new();
+    for _ in 0..2 {
+        let challenge: Value = http
+            .post(server.at("/v1/users/challenge"))
+            .json(&json!({ "wallet_address": address }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        challenges.push(challenge);
+    }
+    let login = |key: &SecretKey, challenge: &Value| {
         json!({
             "wallet_address": address,
             "public_key": wallet.public_key().to_hex(),
             "nonce": challenge["nonce"],
-            "signature": types::message::sign(key, message).to_hex(),
+            "signature": types::message::sign(key, challenge["message"].as_str().unwrap_or_default()).to_hex(),
         })
     };
+    // A login that worked once, to be replayed.
+    let replayed = login(&wallet, &challenges[1]);
+    let first = http
+        .post(server.at("/v1/users/login"))
+        .json(&replayed)
+        .send()
+        .await?;
+    assert_eq!(first.status(), StatusCode::CREATED);
     let thief = SecretKey::from_seed(&[44; 32]);
     let running_result = format!("/v1/miners/{running}/result");
     let short_result = format!("/v1/miners/{short}/result");
@@ -788,7 +799,7 @@ async fn bad_input_answers_4xx_with_a_structured_body_and_changes_nothing() -> a
             "a forged login signature",
             "/v1/users/login",
             None,
-            login(&thief),
+            login(&thief, &challenges[0]),
             StatusCode::UNAUTHORIZED,
             "SIGN_IN_REFUSED",
         ),
@@ -796,7 +807,7 @@ async fn bad_input_answers_4xx_with_a_structured_body_and_changes_nothing() -> a
             "a replayed login signature",
             "/v1/users/login",
             None,
-            login(&wallet),
+            replayed.clone(),
             StatusCode::UNAUTHORIZED,
             "SIGN_IN_REFUSED",
         ),

@@ -640,3 +640,55 @@ async fn a_coordinator_on_its_own_settles_through_a_remote_nodes_rpc() -> anyhow
     assert_eq!(ran.get("miner-a"), Some(&3));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_miner_told_to_stop_finishes_its_job_first_and_is_paid() -> anyhow::Result<()> {
+    let server = stack_server(None, None).await?;
+    let http = reqwest::Client::new();
+    let client = Client::new(&http, &server, "client-1", 10 * LOCK).await?;
+    let draining = miner(
+        &server,
+        &issue(&http, &server, "miner", "miner-a").await?,
+        100_000,
+        1,
+    )
+    .await?;
+    let payout = draining.payout;
+    let before = before(&http, &server, &server, &client).await?;
+    // Longer than the heartbeat timeout (2 s): the miner must keep its heartbeat while draining.
+    let body = client
+        .job(
+            &http,
+            &server,
+            "drained",
+            before.client.1,
+            json!({ "sleep_ms": 3_500 }),
+        )
+        .await?;
+    client.submit(&http, &server.url, &body).await?;
+    eventually(
+        Duration::from_secs(30),
+        "the miner runs the job",
+        || async {
+            let job = client.get(&http, &server, "/v1/jobs/drained").await?;
+            Ok((job["state"] == "RUNNING").then_some(()))
+        },
+    )
+    .await?;
+    assert!(
+        draining.stop(Duration::from_secs(20)).await?,
+        "the miner exits cleanly after SIGTERM"
+    );
+    let job = client.get(&http, &server, "/v1/jobs/drained").await?;
+    assert_eq!(job["state"], "COMPLETED", "{job}");
+    assert_eq!(
+        job["attempts"], 1,
+        "the job never left the draining miner: {job}"
+    );
+    eventually(Duration::from_secs(30), "the miner is paid", || async {
+        let (balance, _) = account(&http, &server, &payout).await?;
+        Ok((balance > 0).then_some(()))
+    })
+    .await?;
+    Ok(())
+}

@@ -61,6 +61,19 @@ impl Miner {
         })
     }
 
+    /// Sends SIGTERM and waits (at most `limit`) for the process to exit; returns whether it
+    /// exited cleanly.
+    pub async fn stop(mut self, limit: std::time::Duration) -> anyhow::Result<bool> {
+        let pid = self.child.id().context("the miner already exited")?;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .context("the miner did not stop in time")??;
+        Ok(status.success())
+    }
+
     /// Kills the process with SIGKILL, as a crash would.
     pub async fn kill(mut self) -> anyhow::Result<()> {
         self.child.start_kill()?;

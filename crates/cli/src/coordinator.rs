@@ -60,6 +60,7 @@ pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
         ip_rate_limit: 200,
         heartbeat_timeout: 30,
         chain_rpc,
+        sign_in_domains: Vec::new(),
         no_coordinator: false,
         api_only: true,
     }

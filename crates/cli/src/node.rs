@@ -65,6 +65,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         ip_rate_limit: 200,
         heartbeat_timeout: 30,
         chain_rpc: None,
+        sign_in_domains: Vec::new(),
         no_coordinator: true,
         api_only: true,
     }

@@ -109,9 +109,10 @@ impl Coordinator {
                 return Ok(None);
             }
             let Some(miner) = miner else {
-                // Deactivated or offline: nothing will come; wait out the poll.
-                tokio::time::sleep_until(deadline).await;
-                return Ok(None);
+                // Deactivated or offline: look again in a second (a heartbeat may bring it back).
+                let again = tokio::time::Instant::now() + Duration::from_secs(1);
+                tokio::time::sleep_until(deadline.min(again)).await;
+                continue;
             };
             let (send, receive) = oneshot::channel();
             let token = self.waiters.push(miner, send);

@@ -8,8 +8,12 @@ use crate::{Coordinator, Error, MinerStatus, invalid, random_hex, store::StoreEr
 
 /// Base units per AITBC.
 const BASE: f64 = 1_000_000.0;
-/// The longest booking: 30 days.
+/// The longest booking: 30 days; the shortest: a minute.
 const MAX_HOURS: f64 = 720.0;
+const MIN_HOURS: f64 = 1.0 / 60.0;
+/// Bookings one client may hold at once: a booking is not paid for by itself (each job is), so
+/// this keeps one client from reserving every miner.
+const MAX_ACTIVE_BOOKINGS: i64 = 4;
 
 /// An amount in AITBC as the earlier API wrote it (a decimal number), in base units; refused
 /// when not positive, beyond a billion, or finer than a base unit.
@@ -312,7 +316,13 @@ impl Coordinator {
                 let reviews: i64 = row.try_get("reviews")?;
                 let stars: i64 = row.try_get("stars")?;
                 let price: i64 = row.try_get("price_per_hour")?;
-                let booking = active.iter().find(|b| b.gpu_id == id).cloned();
+                // A booking reserves the miner, so each of its GPUs is booked; the public view
+                // does not name the booking client's job.
+                let booking = active
+                    .iter()
+                    .find(|b| b.miner_id == miner_id)
+                    .cloned()
+                    .map(|b| BookingView { job_id: None, ..b });
                 let online = miners
                     .iter()
                     .any(|m| m.id == miner_id && m.enabled && m.status == MinerStatus::Online);
@@ -399,10 +409,10 @@ impl Coordinator {
         hours: f64,
         job_id: Option<String>,
     ) -> Result<BookingView, Error> {
-        if !(hours.is_finite() && hours > 0.0 && hours <= MAX_HOURS) {
+        if !(hours.is_finite() && (MIN_HOURS..=MAX_HOURS).contains(&hours)) {
             return Err(invalid(
                 "duration_hours",
-                format!("must be above 0 and at most {MAX_HOURS}"),
+                format!("must be from one minute ({MIN_HOURS:.4} h) to {MAX_HOURS} h"),
             ));
         }
         let gpu = self.gpu(id).await?;
@@ -416,9 +426,22 @@ impl Coordinator {
             _ => {}
         }
         let now = self.now();
+        let held = sqlx::query(
+            "SELECT COUNT(*) FROM bookings WHERE client_id = $1 AND status = 'active' AND end_at > $2",
+        )
+        .bind(client_id)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::from)?;
+        if held.try_get::<i64, _>(0).map_err(StoreError::from)? >= MAX_ACTIVE_BOOKINGS {
+            return Err(Error::Conflict(format!(
+                "you hold {MAX_ACTIVE_BOOKINGS} active bookings already; release one first"
+            )));
+        }
         let duration_ms = (hours * 3_600_000.0).round() as i64;
         let cost = (gpu.price_per_hour_base_units as f64 * hours).round() as i64;
-        let booking_id = format!("bk_{}", random_hex(5));
+        let booking_id = format!("bk_{}", random_hex(10));
         let inserted = sqlx::query(
             "INSERT INTO bookings (id, gpu_id, miner_id, client_id, start_at, end_at, total_cost, \
              status, job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
@@ -435,7 +458,7 @@ impl Coordinator {
         .await;
         match inserted {
             Ok(_) => {}
-            // The unique index on active bookings: someone else booked it a moment ago.
+            // The unique index on active bookings: its miner was booked a moment ago.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(Error::Conflict(format!("gpu {id} is booked")));
             }

@@ -40,18 +40,24 @@ impl RpcLedger {
             .as_str()
             .ok_or_else(|| unavailable(format!("{base} answers no chain id")))?
             .to_owned();
-        let fees: Value = ledger
+        let fees = ledger
             .http
             .post(format!("{}/rpc/estimateFee", ledger.base))
             .json(&serde_json::json!({}))
             .send()
             .await
-            .map_err(unavailable)?
-            .json()
-            .await
             .map_err(unavailable)?;
-        ledger.min_fee = fees["base_fee"].as_u64().unwrap_or_default();
-        ledger.fee_per_byte = fees["fee_per_byte"].as_u64().unwrap_or_default();
+        if !fees.status().is_success() {
+            return Err(unavailable(format!("estimateFee: {}", fees.status())));
+        }
+        let fees: Value = fees.json().await.map_err(unavailable)?;
+        let (Some(min_fee), Some(fee_per_byte)) =
+            (fees["base_fee"].as_u64(), fees["fee_per_byte"].as_u64())
+        else {
+            return Err(unavailable(format!("{base} answers no fee schedule")));
+        };
+        ledger.min_fee = min_fee;
+        ledger.fee_per_byte = fee_per_byte;
         Ok(ledger)
     }
 

@@ -57,6 +57,9 @@ pub struct Miner {
 /// The first retry waits about this long; each later one twice as long, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a finished job's report is retried while the coordinator cannot be reached: past
+/// this its lease has long lapsed and the job went to another miner.
+const REPORT_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Exponential backoff with full jitter (a random wait up to the current ceiling).
 struct Backoff {
@@ -131,15 +134,20 @@ impl Miner {
             client: self.client,
             backend: self.backend,
         });
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(miner.clone().heartbeats(stop.clone()));
+        // Heartbeats go on until the last job in hand is reported: a draining miner that fell
+        // silent would lose its jobs' leases and its results would be refused.
+        let (beats_done, beats_stop) = watch::channel(false);
+        let heartbeats = tokio::spawn(miner.clone().heartbeats(beats_stop));
+        let mut slots = tokio::task::JoinSet::new();
         for _ in 0..miner.config.concurrency.max(1) {
-            tasks.spawn(miner.clone().slot(stop.clone()));
+            slots.spawn(miner.clone().slot(stop.clone()));
         }
         shutdown.await;
         tracing::info!("stopping: finishing the jobs in hand");
         let _ = stop_tx.send(true);
-        while tasks.join_next().await.is_some() {}
+        while slots.join_next().await.is_some() {}
+        let _ = beats_done.send(true);
+        let _ = heartbeats.await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -237,8 +245,12 @@ impl Worker {
         let outcome = self.backend.run(&job.payload).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // A report must reach the coordinator even while the miner drains, so it is retried
-        // regardless of the stop signal.
-        let never = watch::channel(false).1;
+        // regardless of the stop signal, for as long as the coordinator could still take it.
+        let (give_up, never) = watch::channel(false);
+        let deadline = tokio::spawn(async move {
+            tokio::time::sleep(REPORT_PATIENCE).await;
+            let _ = give_up.send(true);
+        });
         let reported = match outcome {
             Ok(output) => {
                 let receipt = self.receipt(&job, &output.result, duration_ms);
@@ -247,12 +259,27 @@ impl Worker {
                     "usage": output.usage,
                     "backend": self.backend.name(),
                 });
-                retrying(&never, "result", || {
+                let sent = retrying(&never, "result", || {
                     self.client
                         .result(&job.job_id, &output.result, &metrics, &receipt)
                 })
-                .await
-                .map(|_| "completed")
+                .await;
+                match sent {
+                    Ok(Some(_)) => Ok(Some("completed")),
+                    Ok(None) => Ok(None),
+                    // The result itself was refused (too large, a receipt the coordinator will
+                    // not attest): the job failed, and the coordinator must hear so rather than
+                    // keep it running on this miner.
+                    Err(refusal) => {
+                        let message = format!("the coordinator refused the result: {refusal}");
+                        retrying(&never, "fail", || {
+                            self.client
+                                .fail(&job.job_id, "RESULT_REFUSED", &message, &metrics)
+                        })
+                        .await
+                        .map(|sent| sent.map(|()| "failed: result refused"))
+                    }
+                }
             }
             Err(error) => {
                 let metrics = json!({ "duration_ms": duration_ms, "backend": self.backend.name() });
@@ -261,11 +288,17 @@ impl Worker {
                         .fail(&job.job_id, &error.code, &error.message, &metrics)
                 })
                 .await
-                .map(|_| "failed")
+                .map(|sent| sent.map(|()| "failed"))
             }
         };
+        deadline.abort();
         match reported {
-            Ok(how) => tracing::info!(job_id = job.job_id, duration_ms, "{how}"),
+            Ok(Some(how)) => tracing::info!(job_id = job.job_id, duration_ms, "{how}"),
+            Ok(None) => tracing::warn!(
+                job_id = job.job_id,
+                "report given up after {} s without a coordinator",
+                REPORT_PATIENCE.as_secs()
+            ),
             // Refused: the job was taken from this miner meanwhile (its lease lapsed, the
             // client canceled it, it expired); nothing to do but say so.
             Err(e) => tracing::warn!(job_id = job.job_id, "report not taken: {e}"),

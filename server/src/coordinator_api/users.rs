@@ -34,6 +34,13 @@ pub async fn challenge(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
+    if !signs_in_from(&state.config.sign_in_domains, domain) {
+        return Err(ApiError::refused(
+            StatusCode::FORBIDDEN,
+            "foreign_domain",
+            format!("this server signs users in from its own domains only, not {domain}"),
+        ));
+    }
     let sign_in = coordinator_of(&state)?
         .sign_in_challenge(address, domain)
         .await?;
@@ -46,6 +53,19 @@ pub async fn challenge(
         "issued_at": sign_in.issued_at,
         "expires_at": sign_in.expires_at,
     })))
+}
+
+/// Whether users may sign in from `host`: one of the configured domains, or, with none
+/// configured, a loopback host.
+fn signs_in_from(domains: &[String], host: &str) -> bool {
+    if !domains.is_empty() {
+        return domains.iter().any(|d| d.eq_ignore_ascii_case(host));
+    }
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    matches!(name, "localhost" | "127.0.0.1" | "::1")
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,4 +149,22 @@ pub async fn logout(
         return Err(no_session());
     }
     Ok(Json(json!({ "message": "signed out" })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signs_in_from;
+
+    #[test]
+    fn only_the_configured_or_loopback_hosts_sign_in() {
+        assert!(signs_in_from(&[], "127.0.0.1:8080"));
+        assert!(signs_in_from(&[], "localhost"));
+        assert!(signs_in_from(&[], "[::1]:8080"));
+        assert!(!signs_in_from(&[], "evil.example:8080"));
+        assert!(!signs_in_from(&[], "127.0.0.1.evil.example"));
+        let ours = ["aitbc.example.org".to_owned()];
+        assert!(signs_in_from(&ours, "AITBC.example.org"));
+        assert!(!signs_in_from(&ours, "127.0.0.1:8080"));
+        assert!(!signs_in_from(&ours, "aitbc.example.org.evil"));
+    }
 }

@@ -28,6 +28,7 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         ip_rate_limit: 200,
         heartbeat_timeout: 30,
         chain_rpc: None,
+        sign_in_domains: Vec::new(),
         no_coordinator: true,
         api_only: false,
     }

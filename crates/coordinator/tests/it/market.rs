@@ -50,6 +50,15 @@ async fn a_booked_gpu_serves_only_its_client_until_released() -> anyhow::Result<
             coord.book("bob", &listed.id, 1.0, None).await,
             Err(Error::Conflict(_))
         ));
+        // The booking holds the miner: its other GPU is booked too.
+        let second = coord
+            .register_gpu("miner-a", gpu("RTX 4090", 0.5, &[]))
+            .await?;
+        assert_eq!(coord.gpu(&second.id).await?.status, "booked");
+        assert!(matches!(
+            coord.book("bob", &second.id, 1.0, None).await,
+            Err(Error::Conflict(_))
+        ));
 
         // Bob's job came first, but the booked miner runs Alice's.
         let bobs = coord.submit("bob", job("bob's"), None).await?;
