@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -35,11 +34,6 @@ pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
         coordinator_db,
         allow_unpaid_jobs,
     } = command;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     anyhow::ensure!(
         chain_rpc.is_some() || allow_unpaid_jobs,
         "give --chain-rpc (the node that settles payments) or --allow-unpaid-jobs"
@@ -65,11 +59,5 @@ pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
         api_only: true,
     }
     .validated()?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
-        server::run(config, listener, server::shutdown_signal()).await
-    })
+    crate::serve(config)
 }

@@ -41,6 +41,23 @@ enum Command {
     },
 }
 
+/// Runs the server of `config` (a node, or a coordinator, on its own) until Ctrl-C or SIGTERM,
+/// logging to stderr (`RUST_LOG`, default `info`).
+fn serve(config: server::Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        server::run(config, listener, server::shutdown_signal()).await
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Devnet {

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -43,11 +42,6 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         peers,
         empty_blocks,
     } = command;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let config = server::Config {
         bind,
         data_dir,
@@ -70,11 +64,5 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         api_only: true,
     }
     .validated()?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
-        server::run(config, listener, server::shutdown_signal()).await
-    })
+    crate::serve(config)
 }
