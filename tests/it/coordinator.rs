@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::{
     Options, Server, Site,
-    stack::{admin_key, issue},
+    stack::{self, admin_key, issue},
 };
 use types::{
     SecretKey,
@@ -46,16 +46,7 @@ async fn unpaid_server(
             data_dir: data,
             bind,
             // Limits are tested on their own; these tests send as fast as they can.
-            args: [
-                "--allow-unpaid-jobs",
-                "--key-rate-limit",
-                "0",
-                "--ip-rate-limit",
-                "0",
-            ]
-            .iter()
-            .map(|a| (*a).to_owned())
-            .collect(),
+            args: stack::args(&[stack::NO_RATE_LIMITS, &["--allow-unpaid-jobs"]]),
         },
     )
     .await

@@ -28,17 +28,7 @@ async fn stack_server_on(
     bind: Option<String>,
     db: Option<&str>,
 ) -> anyhow::Result<Server> {
-    let mut args: Vec<String> = [
-        "--key-rate-limit",
-        "0",
-        "--ip-rate-limit",
-        "0",
-        "--heartbeat-timeout",
-        "2",
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .collect();
+    let mut args = stack::args(&[stack::NO_RATE_LIMITS, &["--heartbeat-timeout", "2"]]);
     if let Some(db) = db {
         args.extend(["--coordinator-db".to_owned(), db.to_owned()]);
     }
@@ -53,16 +43,18 @@ async fn stack_server_on(
     .await
 }
 
-/// Starts a miner process for the miner key `api_key` charging `price` base units per second.
+/// Starts a miner process with a fresh miner key for `identity`, charging `price` base units per
+/// second.
 async fn miner(
+    http: &reqwest::Client,
     server: &Server,
-    api_key: &str,
+    identity: &str,
     price: u64,
     concurrency: u32,
 ) -> anyhow::Result<Miner> {
     Miner::start(
         &server.url,
-        api_key,
+        &issue(http, server, "miner", identity).await?,
         &[
             "--price-per-unit",
             &price.to_string(),
@@ -342,20 +334,8 @@ async fn a_hundred_paid_jobs(db: Option<&str>) -> anyhow::Result<()> {
     let server = stack_server_on(None, None, db).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 200 * LOCK).await?;
-    let miner_a = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-a").await?,
-        1_000_000,
-        4,
-    )
-    .await?;
-    let miner_b = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-b").await?,
-        2_000_000,
-        4,
-    )
-    .await?;
+    let miner_a = miner(&http, &server, "miner-a", 1_000_000, 4).await?;
+    let miner_b = miner(&http, &server, "miner-b", 2_000_000, 4).await?;
     let before = before(&http, &server, &server, &client).await?;
 
     let mut ids = Vec::new();
@@ -393,13 +373,7 @@ async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid(
     let server = stack_server(None, None).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 10 * LOCK).await?;
-    let first = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-a").await?,
-        100_000,
-        1,
-    )
-    .await?;
+    let first = miner(&http, &server, "miner-a", 100_000, 1).await?;
     let before = before(&http, &server, &server, &client).await?;
     let body = client
         .job(
@@ -424,13 +398,7 @@ async fn a_miner_killed_mid_job_loses_it_and_only_the_one_that_finishes_is_paid(
     .await?;
     let first_payout = first.payout;
     first.kill().await?;
-    let second = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-b").await?,
-        100_000,
-        1,
-    )
-    .await?;
+    let second = miner(&http, &server, "miner-b", 100_000, 1).await?;
 
     let ids = ["killed-mid-job".to_owned()];
     let ran = check_settled(
@@ -476,20 +444,8 @@ async fn killed_under_load(db: Option<&str>) -> anyhow::Result<()> {
     let server = stack_server_on(Some(data.path().to_path_buf()), Some(bind.clone()), db).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 100 * LOCK).await?;
-    let miner_a = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-a").await?,
-        1_000_000,
-        2,
-    )
-    .await?;
-    let miner_b = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-b").await?,
-        1_500_000,
-        2,
-    )
-    .await?;
+    let miner_a = miner(&http, &server, "miner-a", 1_000_000, 2).await?;
+    let miner_b = miner(&http, &server, "miner-b", 1_500_000, 2).await?;
     let before = before(&http, &server, &server, &client).await?;
 
     // Every body is signed up front: a client retries the same lock under the same key.
@@ -570,19 +526,10 @@ async fn a_coordinator_on_its_own_settles_through_a_remote_nodes_rpc() -> anyhow
     let coordinator = Server::start_with_options(
         Site::Default,
         Options {
-            args: [
-                "--no-chain",
-                "--api-only",
-                "--chain-rpc",
-                &node.url,
-                "--key-rate-limit",
-                "0",
-                "--ip-rate-limit",
-                "0",
-            ]
-            .iter()
-            .map(|a| (*a).to_owned())
-            .collect(),
+            args: stack::args(&[
+                stack::NO_RATE_LIMITS,
+                &["--no-chain", "--api-only", "--chain-rpc", &node.url],
+            ]),
             ..Options::default()
         },
     )
@@ -604,13 +551,7 @@ async fn a_coordinator_on_its_own_settles_through_a_remote_nodes_rpc() -> anyhow
         api_key: issue(&http, &coordinator, "client", "client-1").await?,
         key: stack::funded_key(&http, &node, 10 * LOCK).await?,
     };
-    let miner = miner(
-        &coordinator,
-        &issue(&http, &coordinator, "miner", "miner-a").await?,
-        1_000_000,
-        1,
-    )
-    .await?;
+    let miner = miner(&http, &coordinator, "miner-a", 1_000_000, 1).await?;
     let before = before(&http, &coordinator, &node, &client).await?;
     let mut ids = Vec::new();
     for n in 0..3u64 {
@@ -646,13 +587,7 @@ async fn a_miner_told_to_stop_finishes_its_job_first_and_is_paid() -> anyhow::Re
     let server = stack_server(None, None).await?;
     let http = reqwest::Client::new();
     let client = Client::new(&http, &server, "client-1", 10 * LOCK).await?;
-    let draining = miner(
-        &server,
-        &issue(&http, &server, "miner", "miner-a").await?,
-        100_000,
-        1,
-    )
-    .await?;
+    let draining = miner(&http, &server, "miner-a", 100_000, 1).await?;
     let payout = draining.payout;
     let before = before(&http, &server, &server, &client).await?;
     // Longer than the heartbeat timeout (2 s): the miner must keep its heartbeat while draining.

@@ -12,6 +12,19 @@ use crate::Server;
 /// The fee every test transaction pays (above the devnet's floor for their sizes).
 pub const FEE: u64 = 10_000;
 
+/// Server flags that turn the coordinator's rate limits off, for tests that send as fast as they
+/// can (the limits have a test of their own).
+pub const NO_RATE_LIMITS: &[&str] = &["--key-rate-limit", "0", "--ip-rate-limit", "0"];
+
+/// Server flags from groups of them.
+pub fn args(groups: &[&[&str]]) -> Vec<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|a| (*a).to_owned())
+        .collect()
+}
+
 /// The admin key the server wrote on its first start.
 pub fn admin_key(server: &Server) -> anyhow::Result<String> {
     Ok(
