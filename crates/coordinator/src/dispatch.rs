@@ -1,18 +1,22 @@
 //! Handing jobs to miners: a long poll first looks in the queue; if nothing there fits, the miner waits in an in-memory list, and each job that becomes ready is offered straight to the first waiting miner it matches (one claim in the database), instead of waking every waiting miner to search the queue at once. Other coordinator instances' jobs reach this instance's waiters through the sweep, once a second.
 
 use std::{
+    collections::HashMap,
     sync::{
         Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
 
 use crate::{
-    Assigned, Coordinator, Error, Job, MinerStatus, matching::matches, model::Miner,
-    payments::PaymentStatus, store::Candidate,
+    Assigned, Coordinator, Error, Job, MinerStatus,
+    matching::matches,
+    model::Miner,
+    payments::PaymentStatus,
+    store::{Candidate, MinerLoad},
 };
 
 /// A miner waiting in a long poll.
@@ -30,7 +34,13 @@ pub(crate) struct Waiters {
     /// Counts jobs made ready; a poll that sees it move while it looked at the queue looks
     /// again, so no job slips between its look and its wait.
     ready: AtomicU64,
+    /// Jobs this instance's polls claimed (or tried to) a moment ago, with when: polls reading
+    /// the queue at once pass over them instead of all racing for the queue's head.
+    claimed: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a claimed job is passed over by polls that read it from the queue before the claim.
+const CLAIM_MEMORY: Duration = Duration::from_secs(1);
 
 impl Waiters {
     fn push(&self, miner: Miner, send: oneshot::Sender<Assigned>) -> u64 {
@@ -70,6 +80,47 @@ impl Waiters {
         Some(list.remove(i))
     }
 
+    /// Notes that `job` is being claimed; false if a poll of this instance claimed it a moment
+    /// ago.
+    fn reserve(&self, job: &str) -> bool {
+        let Ok(mut claimed) = self.claimed.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        if claimed
+            .get(job)
+            .is_some_and(|at| now.duration_since(*at) < CLAIM_MEMORY)
+        {
+            return false;
+        }
+        if claimed.len() >= 4_096 {
+            claimed.retain(|_, at| now.duration_since(*at) < CLAIM_MEMORY);
+        }
+        claimed.insert(job.to_owned(), now);
+        true
+    }
+
+    /// Notes that `job` was claimed.
+    fn note(&self, job: &str) {
+        if let Ok(mut claimed) = self.claimed.lock() {
+            claimed.insert(job.to_owned(), Instant::now());
+        }
+    }
+
+    /// Forgets a claim: the job is queued again.
+    fn forget(&self, job: &str) {
+        if let Ok(mut claimed) = self.claimed.lock() {
+            claimed.remove(job);
+        }
+    }
+
+    /// Forgets every claim: jobs were queued again.
+    pub(crate) fn forget_claims(&self) {
+        if let Ok(mut claimed) = self.claimed.lock() {
+            claimed.clear();
+        }
+    }
+
     fn any(&self) -> bool {
         self.list.lock().map(|l| !l.is_empty()).unwrap_or(false)
     }
@@ -99,16 +150,17 @@ impl Coordinator {
         let deadline = tokio::time::Instant::now() + max_wait.min(self.config.max_poll_wait);
         loop {
             let seen = self.waiters.ready.load(Ordering::SeqCst);
-            let miner = self.active_miner(miner_id).await?;
-            if let Some(miner) = &miner
-                && let Some(job) = self.try_assign(miner).await?
+            let now = self.now();
+            let load = self.active_miner(miner_id, now).await?;
+            if let Some(load) = &load
+                && let Some(job) = self.try_assign(load, now).await?
             {
                 return Ok(Some(job));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            let Some(miner) = miner else {
+            let Some(MinerLoad { miner, .. }) = load else {
                 // Deactivated or offline: look again in a second (a heartbeat may bring it back).
                 let again = tokio::time::Instant::now() + Duration::from_secs(1);
                 tokio::time::sleep_until(deadline.min(again)).await;
@@ -129,14 +181,14 @@ impl Coordinator {
         }
     }
 
-    /// The miner, if it is registered, enabled and online.
-    async fn active_miner(&self, miner_id: &str) -> Result<Option<Miner>, Error> {
-        let Some(miner) = self.store.miner(miner_id).await? else {
+    /// The miner and its load, if it is registered, enabled and online.
+    async fn active_miner(&self, miner_id: &str, now: i64) -> Result<Option<MinerLoad>, Error> {
+        let Some(load) = self.store.miner_load(miner_id, now).await? else {
             return Err(Error::NotFound(format!(
                 "miner {miner_id} (register first)"
             )));
         };
-        Ok((miner.enabled && miner.status == MinerStatus::Online).then_some(miner))
+        Ok((load.miner.enabled && load.miner.status == MinerStatus::Online).then_some(load))
     }
 
     /// The miner as it is now, if it may take a job of `client`: enabled and online, with a
@@ -147,33 +199,41 @@ impl Coordinator {
         client: &str,
         now: i64,
     ) -> Result<Option<Miner>, Error> {
-        let Some(miner) = self.active_miner(miner_id).await? else {
+        let Some(load) = self.active_miner(miner_id, now).await? else {
             return Ok(None);
         };
-        if self.store.running_on(&miner.id).await? >= i64::from(miner.concurrency) {
-            return Ok(None);
-        }
-        let booked_for = self.booked_for(&miner.id, now).await?;
-        Ok(booked_for.is_none_or(|c| c == client).then_some(miner))
+        let free = load.running < i64::from(load.miner.concurrency);
+        let allowed = load.booked_for.is_none_or(|c| c == client);
+        Ok((free && allowed).then_some(load.miner))
     }
 
-    /// Claims the first queued job that `miner` can run.
-    async fn try_assign(&self, miner: &Miner) -> Result<Option<Assigned>, Error> {
-        let now = self.now();
-        if self.store.running_on(&miner.id).await? >= i64::from(miner.concurrency) {
+    /// Claims the first queued job that the miner can run.
+    async fn try_assign(&self, load: &MinerLoad, now: i64) -> Result<Option<Assigned>, Error> {
+        let miner = &load.miner;
+        if load.running >= i64::from(miner.concurrency) {
             return Ok(None);
         }
-        let booked_for = self.booked_for(&miner.id, now).await?;
         // Most miners fit one of the first few jobs; only if none does is the queue read further.
         for window in [QUEUE_HEAD, QUEUE_WINDOW] {
             let jobs = self.store.queued(now, window).await?;
             let whole_queue = (jobs.len() as i64) < window;
             for job in jobs {
-                if !fits(miner, &job) || booked_for.as_ref().is_some_and(|c| *c != job.client_id) {
+                if !fits(miner, &job)
+                    || load
+                        .booked_for
+                        .as_ref()
+                        .is_some_and(|c| *c != job.client_id)
+                    || !self.waiters.reserve(&job.id)
+                {
                     continue;
                 }
-                if let Some(assigned) = self.claim(miner, &job.id, now).await? {
-                    return Ok(Some(assigned));
+                match self.claim(miner, &job.id, now).await {
+                    Ok(Some(assigned)) => return Ok(Some(assigned)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.waiters.forget(&job.id);
+                        return Err(e);
+                    }
                 }
             }
             if whole_queue {
@@ -183,19 +243,16 @@ impl Coordinator {
         Ok(None)
     }
 
-    /// Takes job `id` for `miner` in the database; `None` if another took it first.
+    /// Takes job `id` for `miner` in the database (and notes it, so that polls reading the
+    /// queue pass over it); `None` if another took it first.
     async fn claim(&self, miner: &Miner, id: &str, now: i64) -> Result<Option<Assigned>, Error> {
         let lease = now + self.config.heartbeat_timeout_ms;
-        if !self.store.claim(id, &miner.id, lease, now).await? {
+        let Some(job) = self.store.claim(id, &miner.id, lease, now).await? else {
             return Ok(None);
-        }
-        let job = self
-            .store
-            .job(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+        };
+        self.waiters.note(id);
         Ok(Some(Assigned {
-            job_id: job.id,
+            job_id: id.to_owned(),
             payload: job.payload,
             constraints: job.constraints,
             client: job.client_id,
@@ -232,6 +289,7 @@ impl Coordinator {
                             if let Err(e) = self.store.unclaim(&job.id, &miner.id).await {
                                 break Err(e.into());
                             }
+                            self.waiters.forget(&job.id);
                         }
                     },
                     // Taken meanwhile (by another instance's miner).

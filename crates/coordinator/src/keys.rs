@@ -1,5 +1,11 @@
 //! API keys: random secrets handed out once, stored only as SHA-256 hashes (a 256-bit random secret needs no slow hash), each bound to a role and an identity; issued, listed, rotated and revoked by admins.
 
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -45,23 +51,84 @@ pub async fn issue(
     Ok(Issued { key, secret })
 }
 
-/// The key a request presents, if it is known and not revoked.
-pub async fn authenticate(store: &Store, secret: &str) -> Result<Option<ApiKey>, StoreError> {
-    store.key_by_hash(&hash(secret)).await
+/// How long a looked-up key is trusted without asking the database again. A key revoked on this
+/// instance stops working at once; one revoked through another instance sharing the database
+/// stops here within this time.
+pub const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Keys cap: beyond it the cache starts afresh rather than grow without bound.
+const CACHE_CAP: usize = 10_000;
+
+/// Live keys recently presented, by hash: most requests then need no key query.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (ApiKey, Instant)>>,
 }
 
-/// Replaces key `id` with a new one for the same role and identity; `None` if there is no such
-/// live key.
-pub async fn rotate(store: &Store, id: &str, now: i64) -> Result<Option<Issued>, StoreError> {
-    let Some(old) = store
-        .keys()
-        .await?
-        .into_iter()
-        .find(|k| k.id == id && k.revoked_at.is_none())
-    else {
-        return Ok(None);
-    };
-    let new = issue(store, old.role, &old.identity, now).await?;
-    store.revoke_key(id, now).await?;
-    Ok(Some(new))
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache").finish_non_exhaustive()
+    }
+}
+
+impl KeyCache {
+    /// The key a request presents, if it is known and not revoked.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        secret: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let hash = hash(secret);
+        if let Ok(entries) = self.entries.lock()
+            && let Some((key, at)) = entries.get(&hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(key.clone()));
+        }
+        let key = store.key_by_hash(&hash).await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            match &key {
+                Some(key) => {
+                    if entries.len() >= CACHE_CAP {
+                        entries.clear();
+                    }
+                    entries.insert(hash, (key.clone(), Instant::now()));
+                }
+                None => {
+                    entries.remove(&hash);
+                }
+            }
+        }
+        Ok(key)
+    }
+
+    /// Revokes key `id`; false if there is no such unrevoked key.
+    pub async fn revoke(&self, store: &Store, id: &str, now: i64) -> Result<bool, StoreError> {
+        let revoked = store.revoke_key(id, now).await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (key, _)| key.id != id);
+        }
+        Ok(revoked)
+    }
+
+    /// Replaces key `id` with a new one for the same role and identity; `None` if there is no
+    /// such live key.
+    pub async fn rotate(
+        &self,
+        store: &Store,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Issued>, StoreError> {
+        let Some(old) = store
+            .keys()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id && k.revoked_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let new = issue(store, old.role, &old.identity, now).await?;
+        self.revoke(store, id, now).await?;
+        Ok(Some(new))
+    }
 }

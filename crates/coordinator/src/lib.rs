@@ -198,6 +198,8 @@ pub struct Coordinator {
     ledger: Option<Arc<dyn Ledger>>,
     /// Held while settling, so settlements take consecutive nonces.
     settling: Arc<tokio::sync::Mutex<()>>,
+    /// API keys recently presented.
+    keys: Arc<keys::KeyCache>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -229,6 +231,7 @@ impl Coordinator {
             clock: Arc::new(system_now),
             ledger: None,
             settling: Arc::default(),
+            keys: Arc::default(),
         }
     }
 
@@ -246,6 +249,11 @@ impl Coordinator {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// API keys: looked up, revoked and rotated through a cache of recently presented keys.
+    pub fn keys(&self) -> &keys::KeyCache {
+        &self.keys
     }
 
     /// The height of the chain's head, when the coordinator has a chain and it answers.
@@ -333,7 +341,8 @@ impl Coordinator {
                 "this coordinator takes paid jobs only: send a signed escrow lock",
             ));
         }
-        if self.store.job(&id).await?.is_some() {
+        // Before the lock is checked on chain; otherwise the insert tells.
+        if request.payment.is_some() && self.store.job(&id).await?.is_some() {
             return Err(Error::Conflict(format!("job {id} exists")));
         }
         let payment = match &request.payment {
@@ -368,14 +377,15 @@ impl Coordinator {
             payment,
         };
         if !self.store.insert_job(&job).await? {
-            // Another request with the same key got there first.
-            let key = idempotency_key.unwrap_or_default();
-            let existing = self
-                .store
-                .job_by_key(client_id, &key)
-                .await?
-                .ok_or_else(|| Error::Conflict("the idempotency key is in use".into()))?;
-            return same_body(existing, &body_hash);
+            // Another request with the same key got there first, or the id is taken.
+            let existing = match &idempotency_key {
+                Some(key) => self.store.job_by_key(client_id, key).await?,
+                None => None,
+            };
+            return match existing {
+                Some(existing) => same_body(existing, &body_hash),
+                None => Err(Error::Conflict(format!("job {} exists", job.id))),
+            };
         }
         // Stored first, then sent: after a crash in between, the stored lock is sent again.
         self.send_lock(&job).await?;
@@ -683,6 +693,10 @@ impl Coordinator {
                 0
             }
         };
+        if offline > 0 || requeued > 0 {
+            // Jobs given back are claimable again at once, however recently they were claimed.
+            self.waiters.forget_claims();
+        }
         // Jobs given back, locks that reached a block, bookings that ended, and jobs other
         // instances queued: offered to the miners waiting here.
         self.dispatch().await?;

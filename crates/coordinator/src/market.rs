@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{Row, any::AnyRow};
 
-use crate::{Coordinator, Error, MinerStatus, invalid, random_hex, store::StoreError};
+use crate::{
+    Coordinator, Error, MinerStatus, invalid, random_hex,
+    store::{MinerLoad, StoreError},
+};
 
 /// Base units per AITBC.
 const BASE: f64 = 1_000_000.0;
@@ -192,38 +195,20 @@ impl Coordinator {
         self.store.pool()
     }
 
+    fn writer(&self) -> &sqlx::AnyPool {
+        self.store.writer()
+    }
+
     /// Ends bookings whose time is up.
     async fn end_due_bookings(&self, now: i64) -> Result<(), Error> {
         sqlx::query(
             "UPDATE bookings SET status = 'ended' WHERE status = 'active' AND end_at <= $1",
         )
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         Ok(())
-    }
-
-    /// The client that holds an active booking on one of `miner_id`'s GPUs, if any: that miner
-    /// runs only that client's jobs meanwhile.
-    pub(crate) async fn booked_for(
-        &self,
-        miner_id: &str,
-        now: i64,
-    ) -> Result<Option<String>, Error> {
-        let row = sqlx::query(
-            "SELECT client_id FROM bookings WHERE miner_id = $1 AND status = 'active' \
-             AND end_at > $2 ORDER BY start_at LIMIT 1",
-        )
-        .bind(miner_id)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(StoreError::from)?;
-        Ok(row
-            .map(|r| r.try_get(0))
-            .transpose()
-            .map_err(StoreError::from)?)
     }
 
     /// Lists a GPU of the registered miner `miner_id`.
@@ -277,7 +262,7 @@ impl Coordinator {
         .bind(price as i64)
         .bind(serde_json::to_string(&gpu.capabilities).unwrap_or_else(|_| "[]".into()))
         .bind(self.now())
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         self.gpu(&id).await
@@ -454,7 +439,7 @@ impl Coordinator {
         .bind(now + duration_ms)
         .bind(cost)
         .bind(&job_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await;
         match inserted {
             Ok(_) => {}
@@ -495,7 +480,7 @@ impl Coordinator {
         .bind(now)
         .bind(id)
         .bind(client_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await
         .map_err(StoreError::from)?;
         let Some(row) = row else {
@@ -571,7 +556,7 @@ impl Coordinator {
         .bind(rating)
         .bind(comment)
         .bind(self.now())
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         self.gpu(id).await
@@ -677,7 +662,7 @@ impl Coordinator {
         .bind(&offer.sla)
         .bind(attributes.to_string())
         .bind(self.now())
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         Ok(id)
@@ -697,12 +682,16 @@ impl Coordinator {
         }
         let now = self.now();
         let mut offers = Vec::new();
-        for miner in self.store.miners().await? {
+        for MinerLoad {
+            miner,
+            running,
+            booked_for,
+        } in self.store.miner_loads(now).await?
+        {
             if !miner.enabled || miner.status != MinerStatus::Online {
                 continue;
             }
-            let running = self.store.running_on(&miner.id).await?;
-            let booked = self.booked_for(&miner.id, now).await?.is_some();
+            let booked = booked_for.is_some();
             let free = i64::from(miner.concurrency) - running;
             let caps = &miner.capabilities;
             let gpu = caps.gpus.first();
@@ -778,7 +767,7 @@ impl Coordinator {
         .bind(price as i64)
         .bind(&bid.notes)
         .bind(self.now())
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         Ok(id)
@@ -836,7 +825,7 @@ impl Coordinator {
         .bind(if accept { "accepted" } else { "rejected" })
         .bind(miner_id)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(StoreError::from)?;
         let bid = self.bid(id).await?;

@@ -35,6 +35,24 @@ pub struct Candidate {
     pub paid: bool,
 }
 
+/// A miner with what decides whether it may take a job now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinerLoad {
+    pub miner: Miner,
+    /// Jobs it runs.
+    pub running: i64,
+    /// The client of its active booking: while booked it runs only that client's jobs.
+    pub booked_for: Option<String>,
+}
+
+/// What a miner is handed of a job it claimed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claimed {
+    pub client_id: String,
+    pub payload: serde_json::Value,
+    pub constraints: crate::matching::Constraints,
+}
+
 impl From<&Job> for Candidate {
     fn from(job: &Job) -> Self {
         Candidate {
@@ -49,7 +67,15 @@ impl From<&Job> for Candidate {
 /// The database behind the coordinator.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite a single connection: SQLite has one writer at a time, and writers
+    /// queued here wait their turn without its busy handler's sleeps; on PostgreSQL the same
+    /// pool as reads.
+    writer: AnyPool,
+    /// PostgreSQL locks rows, so transactions that touch a miner and its jobs lock the miner
+    /// first; SQLite's one writer needs no such order.
+    row_locks: bool,
 }
 
 const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
@@ -100,6 +126,20 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
             .try_get::<Option<String>, _>("payment_status")?
             .map(|s| PaymentStatus::parse(&s).ok_or_else(|| corrupt(format!("payment status {s}"))))
             .transpose()?,
+    })
+}
+
+/// A miner's running jobs and the client of its active booking (`$1` = now), beside its columns.
+const LOAD_COLUMNS: &str = "(SELECT COUNT(*) FROM jobs WHERE assigned_miner_id = miners.id AND state = 'RUNNING') \
+       AS running, \
+     (SELECT client_id FROM bookings WHERE miner_id = miners.id AND status = 'active' \
+       AND end_at > $1 ORDER BY start_at LIMIT 1) AS booked_for";
+
+fn miner_load_of(row: &AnyRow) -> Result<MinerLoad, StoreError> {
+    Ok(MinerLoad {
+        miner: miner_of(row)?,
+        running: row.try_get("running")?,
+        booked_for: row.try_get("booked_for")?,
     })
 }
 
@@ -156,36 +196,55 @@ pub struct Finish {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
-    /// to date.
-    /// The pool, for the modules that keep their own tables (the marketplace).
+    /// The pools, for the modules that keep their own tables (the marketplace).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
+    /// to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer; under WAL readers proceed beside it. Measured with
-            // jobbench: 4 connections carry 160 lifecycles/s where 1 carries 101/s.
-            .max_connections(if sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        use sqlx::Executor;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    }
-                    Ok(())
+        let options = || {
+            AnyPoolOptions::new()
+                // No ping before each query: on SQLite it is a round trip to the connection's
+                // thread, on PostgreSQL one to the server, and a broken connection fails its
+                // query and leaves the pool anyway.
+                .test_before_acquire(false)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if sqlite {
+                            use sqlx::Executor;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
+        };
+        // Under WAL, SQLite's readers proceed beside its one writer.
+        let pool = options()
+            .max_connections(if sqlite { 4 } else { 16 })
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let writer = if sqlite {
+            options().max_connections(1).connect(url).await?
+        } else {
+            pool.clone()
+        };
+        Ok(Store {
+            pool,
+            writer,
+            row_locks: !sqlite,
+        })
     }
 
     // --- API keys -------------------------------------------------------------------------
@@ -200,7 +259,7 @@ impl Store {
         .bind(key.role.as_str())
         .bind(&key.identity)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -233,7 +292,7 @@ impl Store {
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -255,7 +314,7 @@ impl Store {
         .bind(address)
         .bind(message)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -271,7 +330,7 @@ impl Store {
              RETURNING address, message, expires_at",
         )
         .bind(nonce)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .transpose()
@@ -292,7 +351,7 @@ impl Store {
         .bind(address)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -319,7 +378,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -328,24 +387,25 @@ impl Store {
     pub async fn delete_expired_sign_ins(&self, now: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     // --- jobs -----------------------------------------------------------------------------
 
-    /// Stores a new job; `false` if the client already has a job under its idempotency key.
+    /// Stores a new job; `false` if its id is taken or the client already has a job under its
+    /// idempotency key.
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO jobs (id, client_id, state, payload, constraints, priority, ttl_seconds, \
              requested_at, expires_at, attempts, idempotency_key, body_hash, payment, payment_status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) \
-             ON CONFLICT (client_id, idempotency_key) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(&job.id)
         .bind(&job.client_id)
@@ -366,7 +426,7 @@ impl Store {
                 .map_err(corrupt)?,
         )
         .bind(job.payment_status.map(|s| s.as_str()))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -487,19 +547,31 @@ impl Store {
         miner_id: &str,
         lease_until: i64,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    ) -> Result<Option<Claimed>, StoreError> {
+        let row = sqlx::query(
             "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
              started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3",
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 \
+             RETURNING client_id, payload, constraints",
         )
         .bind(miner_id)
         .bind(lease_until)
         .bind(now)
         .bind(job_id)
-        .execute(&self.pool)
+        // All rows, so that SQLite finishes the statement (and its write) before it answers.
+        .fetch_all(&self.writer)
         .await?;
-        Ok(done.rows_affected() == 1)
+        row.first()
+            .map(|row| {
+                Ok(Claimed {
+                    client_id: row.try_get("client_id")?,
+                    payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
+                        .map_err(corrupt)?,
+                    constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
+                        .map_err(corrupt)?,
+                })
+            })
+            .transpose()
     }
 
     /// Gives back a job claimed for a miner whose poll ended before it could be told.
@@ -511,31 +583,22 @@ impl Store {
         )
         .bind(job_id)
         .bind(miner_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
-    }
-
-    /// Jobs running on `miner_id`.
-    pub async fn running_on(&self, miner_id: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM jobs WHERE assigned_miner_id = $1 AND state = 'RUNNING'",
-        )
-        .bind(miner_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")?)
     }
 
     /// Finishes a running job of `miner_id` (completed or failed) with its receipt, in one
     /// transaction; `false` if the job is not running on that miner (a late or foreign result).
     pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
-        let mut db = self.pool.begin().await?;
-        // The miner's lock before the job's (see `heartbeat`).
-        sqlx::query("UPDATE miners SET id = id WHERE id = $1")
-            .bind(&finish.miner_id)
-            .execute(&mut *db)
-            .await?;
+        let mut db = self.writer.begin().await?;
+        if self.row_locks {
+            // The miner's lock before the job's (see `heartbeat`).
+            sqlx::query("UPDATE miners SET id = id WHERE id = $1")
+                .bind(&finish.miner_id)
+                .execute(&mut *db)
+                .await?;
+        }
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
              finished_at = $6, lease_expires_at = NULL \
@@ -616,7 +679,7 @@ impl Store {
         .bind(serde_json::to_string(payment).map_err(corrupt)?)
         .bind(job_id)
         .bind(from.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -627,7 +690,7 @@ impl Store {
             "DELETE FROM jobs WHERE id = $1 AND state = 'QUEUED' AND payment_status = 'locking'",
         )
         .bind(job_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -645,7 +708,7 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(job_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -666,7 +729,7 @@ impl Store {
         .bind(partial.map(Value::to_string))
         .bind(job_id)
         .bind(miner_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -686,7 +749,7 @@ impl Store {
         .bind(now)
         .bind(job_id)
         .bind(client_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -699,7 +762,7 @@ impl Store {
              WHERE state IN ('QUEUED', 'RUNNING') AND expires_at <= $1 RETURNING id",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         rows.iter()
             .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
@@ -716,7 +779,7 @@ impl Store {
         )
         .bind(now)
         .bind(max_attempts)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         sqlx::query(
@@ -725,7 +788,7 @@ impl Store {
              WHERE state = 'RUNNING' AND lease_expires_at <= $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(requeued)
     }
@@ -795,7 +858,7 @@ impl Store {
         .bind(miner.last_heartbeat)
         .bind(&miner.session_token)
         .bind(miner.metadata.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -806,6 +869,30 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(miner_of).transpose()
+    }
+
+    /// What decides whether miner `id` may take a job now, in one query: its row, the jobs it
+    /// runs and the client of its active booking, if any.
+    pub async fn miner_load(&self, id: &str, now: i64) -> Result<Option<MinerLoad>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {MINER_COLUMNS}, {LOAD_COLUMNS} FROM miners WHERE id = $2"
+        ))
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(miner_load_of).transpose()
+    }
+
+    /// Every miner with its load, by id.
+    pub async fn miner_loads(&self, now: i64) -> Result<Vec<MinerLoad>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MINER_COLUMNS}, {LOAD_COLUMNS} FROM miners ORDER BY id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(miner_load_of).collect()
     }
 
     pub async fn miners(&self) -> Result<Vec<Miner>, StoreError> {
@@ -826,7 +913,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         // The miner's row first, as in `finish`: whatever touches a miner and its jobs together
         // takes the miner's lock first, so on PostgreSQL they queue instead of deadlocking.
-        let mut db = self.pool.begin().await?;
+        let mut db = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE miners SET status = 'ONLINE', last_heartbeat = $1, metadata = $2 WHERE id = $3",
         )
@@ -856,7 +943,7 @@ impl Store {
              RETURNING id",
         )
         .bind(silent_since)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         rows.iter()
             .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
@@ -870,7 +957,7 @@ impl Store {
              (SELECT id FROM miners WHERE status = 'OFFLINE')",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -879,7 +966,7 @@ impl Store {
     pub async fn set_offline(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE miners SET status = 'OFFLINE' WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -889,7 +976,7 @@ impl Store {
         let done = sqlx::query("UPDATE miners SET enabled = $1 WHERE id = $2")
             .bind(i32::from(enabled))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -77,8 +77,9 @@ pub async fn miners(
     authorize(&state, &headers, Role::Admin).await?;
     let store = coordinator_of(&state)?.store();
     let mut items = Vec::new();
-    for m in store.miners().await.map_err(internal)? {
-        let inflight = store.running_on(&m.id).await.map_err(internal)?;
+    let now = coordinator::system_now();
+    for load in store.miner_loads(now).await.map_err(internal)? {
+        let (m, inflight) = (load.miner, load.running);
         items.push(json!({
             "miner_id": m.id,
             "status": m.status.as_str(),
@@ -194,14 +195,13 @@ pub async fn rotate_key(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers, Role::Admin).await?;
-    let issued = coordinator::keys::rotate(
-        coordinator_of(&state)?.store(),
-        &id,
-        coordinator::system_now(),
-    )
-    .await
-    .map_err(internal)?
-    .ok_or_else(|| ApiError::NotFound(format!("key {id}")))?;
+    let coordinator = coordinator_of(&state)?;
+    let issued = coordinator
+        .keys()
+        .rotate(coordinator.store(), &id, coordinator::system_now())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("key {id}")))?;
     Ok(Json(json!({ "key": issued.key, "secret": issued.secret })))
 }
 
@@ -212,9 +212,10 @@ pub async fn revoke_key(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers, Role::Admin).await?;
-    if !coordinator_of(&state)?
-        .store()
-        .revoke_key(&id, coordinator::system_now())
+    let coordinator = coordinator_of(&state)?;
+    if !coordinator
+        .keys()
+        .revoke(coordinator.store(), &id, coordinator::system_now())
         .await
         .map_err(internal)?
     {

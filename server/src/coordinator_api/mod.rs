@@ -53,7 +53,9 @@ async fn authorize(state: &AppState, headers: &HeaderMap, role: Role) -> Result<
                 "send your API key in the X-Api-Key header",
             )
         })?;
-    let key = coordinator::keys::authenticate(coordinator.store(), secret)
+    let key = coordinator
+        .keys()
+        .authenticate(coordinator.store(), secret)
         .await
         .map_err(internal)?
         .ok_or_else(|| {
