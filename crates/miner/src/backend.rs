@@ -1,19 +1,82 @@
-//! What runs a job: one trait for every inference backend, and the test backend that the protocol's end-to-end tests drive (it runs no model).
+//! What runs a job: one trait for every backend (a model server the miner forwards to, or a model in process), what a backend reports as it goes (text as it is generated, usage so far) and when it is done, and the test backend that the protocol's end-to-end tests drive (it runs no model).
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::task::Task;
 
 /// A boxed future, so backends can be chosen at run time.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Tokens a job used: counted by the backend where it tells, else one per streamed piece.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
 
 /// What a backend produced for a job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
     /// The job's result, as the client reads it.
     pub result: Value,
-    /// What the run used (tokens, duration); reported with the result.
-    pub usage: Value,
+    pub usage: Usage,
+}
+
+impl Output {
+    /// The result of a generate or chat job.
+    pub fn text(task: &Task, text: String, finish_reason: String, usage: Usage) -> Self {
+        let mut result = json!({
+            "type": task.kind(),
+            "model": task.model(),
+            "output": text,
+            "finish_reason": finish_reason,
+            "tokens_processed": usage.prompt_tokens + usage.completion_tokens,
+        });
+        if let Task::Chat { .. } = task {
+            result["message"] = json!({ "role": "assistant", "content": result["output"] });
+        }
+        Output { result, usage }
+    }
+
+    /// The result of an embeddings job.
+    pub fn embeddings(model: &str, embeddings: Vec<Vec<f32>>, usage: Usage) -> Self {
+        let dimensions = embeddings.first().map_or(0, Vec::len);
+        Output {
+            result: json!({
+                "type": "embeddings",
+                "model": model,
+                "dimensions": dimensions,
+                "embeddings": embeddings,
+            }),
+            usage,
+        }
+    }
+}
+
+/// `count` vectors of one length from a JSON list of number lists; `None` if it is not that.
+pub fn vectors(value: &Value, count: usize) -> Option<Vec<Vec<f32>>> {
+    let vectors: Vec<Vec<f32>> = value
+        .as_array()?
+        .iter()
+        .map(|v| {
+            v.as_array()?
+                .iter()
+                .map(|x| x.as_f64().map(|x| x as f32))
+                .collect()
+        })
+        .collect::<Option<_>>()?;
+    let length = vectors.first().map(Vec::len)?;
+    (vectors.len() == count && length > 0 && vectors.iter().all(|v| v.len() == length))
+        .then_some(vectors)
 }
 
 /// Why a backend could not run a job; reported to the coordinator as a failure with this code
@@ -34,13 +97,76 @@ impl BackendError {
     }
 }
 
+/// What a running job tells as it goes: each piece of text as it is generated, and the usage
+/// so far, which stays readable if the job is stopped midway.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pieces: mpsc::UnboundedSender<String>,
+    usage: Arc<Mutex<Usage>>,
+}
+
+impl Progress {
+    /// A progress reporter and the receiving end of its text.
+    pub fn new() -> (Progress, mpsc::UnboundedReceiver<String>) {
+        let (pieces, receive) = mpsc::unbounded_channel();
+        (
+            Progress {
+                pieces,
+                usage: Arc::default(),
+            },
+            receive,
+        )
+    }
+
+    /// A piece of generated text (about one token).
+    pub fn text(&self, piece: &str) {
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.completion_tokens += 1;
+        }
+        let _ = self.pieces.send(piece.to_owned());
+    }
+
+    /// The backend's own count, which replaces the estimate.
+    pub fn set_usage(&self, usage: Usage) {
+        if let Ok(mut u) = self.usage.lock() {
+            *u = usage;
+        }
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.usage.lock().map(|u| *u).unwrap_or_default()
+    }
+}
+
 /// A way to run jobs: a local model, or a model server the miner forwards to.
 pub trait Backend: Send + Sync {
     /// The name operators and logs know it by.
     fn name(&self) -> &str;
 
-    /// Runs one job's payload.
-    fn run<'a>(&'a self, payload: &'a Value) -> BoxFuture<'a, Result<Output, BackendError>>;
+    /// The models it can run now (advertised at registration, checked by `doctor`).
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
+
+    /// Runs one job, telling `progress` as it goes. Dropping the future stops the job (and
+    /// aborts a request to a model server).
+    fn run<'a>(
+        &'a self,
+        task: &'a Task,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Output, BackendError>>;
+
+    /// Runs one job's payload: a job of a type this backend reads, or a failure that says
+    /// what is wrong with the payload.
+    fn run_payload<'a>(
+        &'a self,
+        payload: &'a Value,
+        default_model: Option<&'a str>,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Output, BackendError>> {
+        Box::pin(async move {
+            let task = Task::parse(payload, default_model)?;
+            self.run(&task, progress).await
+        })
+    }
 }
 
 /// The longest a test job may ask to take.
@@ -48,7 +174,7 @@ const MAX_TEST_SLEEP_MS: u64 = 60_000;
 
 /// A backend for testing the miner protocol around it, with no model behind it: it answers
 /// `{"echo": payload}` after `payload.sleep_ms` milliseconds (at most a minute), and fails with
-/// code `TEST_FAILURE` when the payload says `"fail": true`.
+/// code `TEST_FAILURE` when the payload says `"fail": true`. It reads any payload.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TestBackend;
 
@@ -57,7 +183,29 @@ impl Backend for TestBackend {
         "test"
     }
 
-    fn run<'a>(&'a self, payload: &'a Value) -> BoxFuture<'a, Result<Output, BackendError>> {
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        Box::pin(async { Ok(vec!["echo".to_owned()]) })
+    }
+
+    fn run<'a>(
+        &'a self,
+        _task: &'a Task,
+        _progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Output, BackendError>> {
+        Box::pin(async {
+            Err(BackendError::new(
+                "UNSUPPORTED_JOB_TYPE",
+                "the test backend only echoes payloads",
+            ))
+        })
+    }
+
+    fn run_payload<'a>(
+        &'a self,
+        payload: &'a Value,
+        _default_model: Option<&'a str>,
+        _progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<Output, BackendError>> {
         Box::pin(async move {
             let sleep_ms = payload
                 .get("sleep_ms")
@@ -73,7 +221,7 @@ impl Backend for TestBackend {
             }
             Ok(Output {
                 result: json!({ "echo": payload }),
-                usage: json!({ "duration_ms": sleep_ms }),
+                usage: Usage::default(),
             })
         })
     }
@@ -85,11 +233,43 @@ mod tests {
 
     #[tokio::test]
     async fn the_test_backend_echoes_and_fails_on_request() {
+        let (progress, _text) = Progress::new();
         let payload = json!({"prompt": "hi", "sleep_ms": 5});
-        let output = TestBackend.run(&payload).await.expect("runs");
+        let output = TestBackend
+            .run_payload(&payload, None, &progress)
+            .await
+            .expect("runs");
         assert_eq!(output.result, json!({"echo": payload}));
         let failing = json!({"fail": true});
-        let error = TestBackend.run(&failing).await.expect_err("fails");
+        let error = TestBackend
+            .run_payload(&failing, None, &progress)
+            .await
+            .expect_err("fails");
         assert_eq!(error.code, "TEST_FAILURE");
+    }
+
+    #[test]
+    fn progress_counts_pieces_until_the_backend_counts() {
+        let (progress, mut text) = Progress::new();
+        progress.text("Hel");
+        progress.text("lo");
+        assert_eq!(progress.usage().completion_tokens, 2);
+        assert_eq!(text.try_recv().ok().as_deref(), Some("Hel"));
+        progress.set_usage(Usage {
+            prompt_tokens: 4,
+            completion_tokens: 1,
+        });
+        assert_eq!(progress.usage().prompt_tokens, 4);
+    }
+
+    #[test]
+    fn vectors_must_be_as_many_as_asked_and_of_one_length() {
+        assert_eq!(
+            vectors(&json!([[1.0, 2.0], [3.0, 4.0]]), 2),
+            Some(vec![vec![1.0, 2.0], vec![3.0, 4.0]])
+        );
+        assert_eq!(vectors(&json!([[1.0, 2.0], [3.0]]), 2), None);
+        assert_eq!(vectors(&json!([[1.0]]), 2), None);
+        assert_eq!(vectors(&json!("no"), 1), None);
     }
 }

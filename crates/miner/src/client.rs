@@ -165,6 +165,18 @@ impl CoordinatorClient {
         Ok(answer["receipt"].clone())
     }
 
+    /// Sends the output so far of a job that streams; refused once the job no longer runs on
+    /// this miner (the client canceled it, it expired).
+    pub async fn progress(&self, job_id: &str, partial: &Value) -> Result<(), ClientError> {
+        self.post(
+            &format!("/miners/{job_id}/progress"),
+            &json!({ "partial": partial }),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn fail(
         &self,
         job_id: &str,

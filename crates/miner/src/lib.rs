@@ -2,8 +2,13 @@
 
 pub mod backend;
 pub mod client;
+pub mod gpu;
+mod http;
+pub mod ollama;
+pub mod openai;
+pub mod task;
 pub mod worker;
 
-pub use backend::{Backend, BackendError, Output, TestBackend};
+pub use backend::{Backend, BackendError, Output, Progress, TestBackend, Usage};
 pub use client::{ClientError, CoordinatorClient};
 pub use worker::{Miner, MinerConfig};

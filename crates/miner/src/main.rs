@@ -4,7 +4,9 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use miner::{Miner, MinerConfig, TestBackend, worker::GpuInfo};
+use miner::{
+    Backend, Miner, MinerConfig, TestBackend, gpu, ollama::Ollama, openai::OpenAi, worker::GpuInfo,
+};
 use types::Address;
 
 #[derive(Parser)]
@@ -42,16 +44,34 @@ struct RunArgs {
     /// Where payments go (`ait1…`).
     #[arg(long, env = "AITBC_PAYOUT_ADDRESS")]
     payout_address: Option<String>,
-    /// Which backend runs jobs. `test` echoes payloads without a model (for protocol tests).
-    #[arg(long, env = "AITBC_BACKEND", default_value = "test")]
+    /// Which backend runs jobs: `ollama`, `openai` (any OpenAI-compatible server: vLLM,
+    /// llama.cpp's server) or `test` (echoes payloads without a model, for protocol tests).
+    #[arg(long, env = "AITBC_BACKEND", default_value = "ollama")]
     backend: String,
-    /// A GPU to advertise, as NAME:MEMORY_MB (repeatable).
+    /// The model server's root URL (default: Ollama's http://127.0.0.1:11434, or
+    /// http://127.0.0.1:8000 for an OpenAI-compatible server).
+    #[arg(long, env = "AITBC_BACKEND_URL")]
+    backend_url: Option<String>,
+    /// The OpenAI-compatible server's API key, if it asks for one.
+    #[arg(long, env = "AITBC_BACKEND_API_KEY", hide_env_values = true)]
+    backend_api_key: Option<String>,
+    /// The model a job that names none runs on.
+    #[arg(long, env = "AITBC_DEFAULT_MODEL")]
+    default_model: Option<String>,
+    /// The longest one job may run, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    job_timeout_seconds: f64,
+    /// The nvidia-smi program that reports this machine's GPUs.
+    #[arg(long, env = "AITBC_NVIDIA_SMI", default_value = "nvidia-smi")]
+    nvidia_smi: String,
+    /// A GPU to advertise, as NAME:MEMORY_MB (repeatable); without it the GPUs nvidia-smi
+    /// reports are advertised.
     #[arg(long = "gpu")]
     gpus: Vec<String>,
     /// The CUDA version to advertise.
     #[arg(long)]
     cuda: Option<String>,
-    /// A model to advertise (repeatable).
+    /// A model to advertise (repeatable); without it, the backend's models are.
     #[arg(long = "model")]
     models: Vec<String>,
     /// AITBC base units (millionths) per GPU second.
@@ -90,11 +110,22 @@ fn seconds(flag: &str, value: f64, max: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let backend = match args.backend.as_str() {
+/// The backend `args` name.
+fn backend(args: &RunArgs) -> anyhow::Result<Arc<dyn Backend>> {
+    let url = args.backend_url.as_deref();
+    Ok(match args.backend.as_str() {
         "test" => Arc::new(TestBackend),
-        other => anyhow::bail!("unknown backend `{other}` (known: test)"),
-    };
+        "ollama" => Arc::new(Ollama::new(url.unwrap_or("http://127.0.0.1:11434"))),
+        "openai" => Arc::new(OpenAi::new(
+            url.unwrap_or("http://127.0.0.1:8000"),
+            args.backend_api_key.clone(),
+        )),
+        other => anyhow::bail!("unknown backend `{other}` (known: ollama, openai, test)"),
+    })
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let backend = backend(&args)?;
     let key = types::keyfile::read(&args.key_file)?;
     let payout_address = args
         .payout_address
@@ -105,19 +136,61 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
+    let (gpus, cuda, nvidia_smi) = if args.gpus.is_empty() {
+        let program = args.nvidia_smi.clone();
+        let hardware = tokio::task::spawn_blocking(move || gpu::detect(&program)).await?;
+        match hardware {
+            Ok(hw) if !hw.cpu_only() => {
+                for g in &hw.gpus {
+                    tracing::info!("GPU {}: {} ({} MiB)", g.index, g.name, g.memory_mb);
+                }
+                let gpus = hw.gpus.iter().map(GpuInfo::from).collect();
+                (
+                    gpus,
+                    args.cuda.clone().or(hw.cuda),
+                    Some(args.nvidia_smi.clone()),
+                )
+            }
+            Ok(_) => {
+                tracing::info!("nvidia-smi reports no GPU: running CPU-only");
+                (Vec::new(), args.cuda.clone(), None)
+            }
+            Err(e) => {
+                tracing::info!("{e}");
+                (Vec::new(), args.cuda.clone(), None)
+            }
+        }
+    } else {
+        let gpus = args.gpus.iter().map(|g| gpu(g)).collect::<Result<_, _>>()?;
+        (gpus, args.cuda.clone(), None)
+    };
+    let models = if args.models.is_empty() {
+        match backend.models().await {
+            Ok(models) => models,
+            Err(e) => {
+                tracing::warn!("cannot list the backend's models ({e}); advertising none");
+                Vec::new()
+            }
+        }
+    } else {
+        args.models.clone()
+    };
     let config = MinerConfig {
         coordinator: args.coordinator,
         api_key: args.api_key,
         key,
         payout_address,
-        gpus: args.gpus.iter().map(|g| gpu(g)).collect::<Result<_, _>>()?,
-        cuda: args.cuda,
-        models: args.models,
+        gpus,
+        cuda,
+        models,
         price_per_unit: args.price_per_unit,
         region: args.region,
         concurrency: args.concurrency,
         heartbeat_every: seconds("heartbeat-seconds", args.heartbeat_seconds, 3_600.0)?,
         poll_wait: seconds("poll-seconds", args.poll_seconds, 60.0)?,
+        job_timeout: seconds("job-timeout-seconds", args.job_timeout_seconds, 86_400.0)?,
+        default_model: args.default_model,
+        nvidia_smi,
     };
     Miner::new(config, backend).run(shutdown()).await
 }

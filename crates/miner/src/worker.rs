@@ -11,9 +11,12 @@ use types::{
     receipt::{JobReceipt, sign, value_hash},
 };
 
+use tokio::sync::mpsc::UnboundedReceiver;
+
 use crate::{
-    backend::Backend,
+    backend::{Backend, BackendError, Output, Progress},
     client::{Assigned, ClientError, CoordinatorClient},
+    gpu::Gpu,
 };
 
 /// One GPU as the miner advertises it.
@@ -21,6 +24,15 @@ use crate::{
 pub struct GpuInfo {
     pub name: String,
     pub memory_mb: u64,
+}
+
+impl From<&Gpu> for GpuInfo {
+    fn from(gpu: &Gpu) -> Self {
+        GpuInfo {
+            name: gpu.name.clone(),
+            memory_mb: gpu.memory_mb,
+        }
+    }
 }
 
 /// How a miner runs.
@@ -45,6 +57,12 @@ pub struct MinerConfig {
     pub heartbeat_every: Duration,
     /// The longest each long poll waits.
     pub poll_wait: Duration,
+    /// The longest one job may run before it is stopped and reported as timed out.
+    pub job_timeout: Duration,
+    /// The model a job that names none runs on.
+    pub default_model: Option<String>,
+    /// Where GPUs were detected, the nvidia-smi that reads them afresh for each heartbeat.
+    pub nvidia_smi: Option<String>,
 }
 
 /// A miner: its configuration, its coordinator and its backend.
@@ -185,6 +203,17 @@ where
     }
 }
 
+/// How often the output so far of a streaming job is sent to the coordinator.
+const PARTIAL_EVERY: Duration = Duration::from_millis(250);
+
+/// How a backend run ended.
+enum Ran {
+    Done(Result<Output, BackendError>),
+    /// The coordinator refused the output so far: the job no longer runs here.
+    Withdrawn(String),
+    TimedOut,
+}
+
 /// A registered miner's running parts, shared by its tasks.
 struct Worker {
     miner_id: String,
@@ -200,7 +229,15 @@ impl Worker {
                 () = tokio::time::sleep(self.config.heartbeat_every) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let metadata = json!({ "backend": self.backend.name() });
+            let mut metadata = json!({ "backend": self.backend.name() });
+            if let Some(program) = self.config.nvidia_smi.clone() {
+                // Utilisation and memory in use, read afresh.
+                if let Ok(Ok(hw)) =
+                    tokio::task::spawn_blocking(move || crate::gpu::detect(&program)).await
+                {
+                    metadata["gpus"] = json!(hw.gpus);
+                }
+            }
             if let Err(e) = self.client.heartbeat(&metadata).await {
                 tracing::warn!("heartbeat: {e}");
             }
@@ -239,11 +276,68 @@ impl Worker {
         }
     }
 
+    /// Runs the job on the backend, sending its output to the coordinator as it streams; stops
+    /// the backend when the coordinator withdraws the job or its time is up.
+    async fn execute(
+        &self,
+        job: &Assigned,
+        progress: &Progress,
+        mut pieces: UnboundedReceiver<String>,
+    ) -> Ran {
+        let running =
+            self.backend
+                .run_payload(&job.payload, self.config.default_model.as_deref(), progress);
+        tokio::pin!(running);
+        let timeout = tokio::time::sleep(self.config.job_timeout);
+        tokio::pin!(timeout);
+        let mut text = String::new();
+        let mut sent = 0;
+        let mut tick = tokio::time::interval(PARTIAL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                outcome = &mut running => return Ran::Done(outcome),
+                () = &mut timeout => return Ran::TimedOut,
+                Some(piece) = pieces.recv() => text.push_str(&piece),
+                _ = tick.tick(), if text.len() > sent => {
+                    let partial = json!({ "output": text });
+                    match self.client.progress(&job.job_id, &partial).await {
+                        Ok(()) => sent = text.len(),
+                        Err(e @ ClientError::Refused { .. }) => return Ran::Withdrawn(e.to_string()),
+                        // The coordinator is away: the text goes with the next report.
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs one job and reports how it went, retrying the report through outages.
     async fn work(&self, job: Assigned) {
         let started = Instant::now();
-        let outcome = self.backend.run(&job.payload).await;
+        let (progress, pieces) = Progress::new();
+        let ran = self.execute(&job, &progress, pieces).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let usage = progress.usage();
+        let outcome = match ran {
+            Ran::Done(outcome) => outcome,
+            Ran::TimedOut => Err(BackendError::new(
+                "TIMEOUT",
+                format!(
+                    "the job ran past this miner's limit of {} s and was stopped",
+                    self.config.job_timeout.as_secs()
+                ),
+            )),
+            Ran::Withdrawn(why) => {
+                tracing::info!(
+                    job_id = job.job_id,
+                    duration_ms,
+                    completion_tokens = usage.completion_tokens,
+                    "stopped: the coordinator withdrew the job ({why})"
+                );
+                return;
+            }
+        };
         // A report must reach the coordinator even while the miner drains, so it is retried
         // regardless of the stop signal, for as long as the coordinator could still take it.
         let (give_up, never) = watch::channel(false);
@@ -282,7 +376,11 @@ impl Worker {
                 }
             }
             Err(error) => {
-                let metrics = json!({ "duration_ms": duration_ms, "backend": self.backend.name() });
+                let metrics = json!({
+                    "duration_ms": duration_ms,
+                    "usage": usage,
+                    "backend": self.backend.name(),
+                });
                 retrying(&never, "fail", || {
                     self.client
                         .fail(&job.job_id, &error.code, &error.message, &metrics)
