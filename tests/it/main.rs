@@ -1,5 +1,6 @@
 //! End-to-end tests: real server processes on loopback, real HTTP, a real headless Chromium.
 
+mod backends;
 mod chain;
 mod coordinator;
 mod crash;
@@ -7,5 +8,6 @@ mod explorer;
 mod explorer_pages;
 mod http;
 mod hydration;
+mod inference;
 mod miners;
 mod network;

@@ -11,11 +11,11 @@ use tests::{
 use types::{Address, SecretKey};
 
 /// What each job locks in escrow: 1 AITBC, far above what a test job costs.
-const LOCK: u64 = 1_000_000;
+pub(super) const LOCK: u64 = 1_000_000;
 
 /// A server without rate limits (the load is the point) whose miners go offline after 2 s of
 /// silence.
-async fn stack_server(
+pub(super) async fn stack_server(
     data: Option<std::path::PathBuf>,
     bind: Option<String>,
 ) -> anyhow::Result<Server> {
@@ -70,13 +70,13 @@ async fn miner(
 }
 
 /// A client: its API key and its funded chain key.
-struct Client {
-    api_key: String,
+pub(super) struct Client {
+    pub(super) api_key: String,
     key: SecretKey,
 }
 
 impl Client {
-    async fn new(
+    pub(super) async fn new(
         http: &reqwest::Client,
         server: &Server,
         identity: &str,
@@ -88,12 +88,12 @@ impl Client {
         })
     }
 
-    fn address(&self) -> Address {
+    pub(super) fn address(&self) -> Address {
         Address::of(&self.key.public_key())
     }
 
     /// The body of paid job `job_id` whose lock has `nonce`.
-    async fn job(
+    pub(super) async fn job(
         &self,
         http: &reqwest::Client,
         server: &Server,
@@ -107,7 +107,7 @@ impl Client {
 
     /// Submits `body` under an idempotency key until the coordinator acknowledges it (201),
     /// retrying while the server cannot be reached.
-    async fn submit(
+    pub(super) async fn submit(
         &self,
         http: &reqwest::Client,
         server_url: &str,
@@ -139,7 +139,7 @@ impl Client {
         }
     }
 
-    async fn get(
+    pub(super) async fn get(
         &self,
         http: &reqwest::Client,
         server: &Server,
@@ -160,14 +160,14 @@ impl Client {
 }
 
 /// Balances before the jobs, to compare with after.
-struct Before {
+pub(super) struct Before {
     supply: u64,
     client: (u64, u64),
     coordinator: u64,
 }
 
 /// Reads balances on `chain`; `server` runs the coordinator (the same server, or one of its own).
-async fn before(
+pub(super) async fn before(
     http: &reqwest::Client,
     server: &Server,
     chain: &Server,
@@ -194,7 +194,7 @@ async fn coordinator_address(http: &reqwest::Client, server: &Server) -> anyhow:
 /// receipt verifies and that on chain every miner got its receipts' prices, the coordinator its
 /// fees (less what it paid to send the releases), the client the rest, and no money appeared or
 /// vanished. Returns the number of jobs each miner ran.
-async fn check_settled(
+pub(super) async fn check_settled(
     http: &reqwest::Client,
     server: &Server,
     chain: &Server,

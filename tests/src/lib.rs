@@ -2,6 +2,7 @@
 
 mod browser;
 mod miner;
+pub mod model_servers;
 pub mod postgres;
 mod server;
 pub mod stack;

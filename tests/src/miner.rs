@@ -1,4 +1,4 @@
-//! A real `aitbc-miner` process with the test backend, registered with a server under its own key file; dropping it kills the process.
+//! A real `aitbc-miner` process (with the test backend unless told otherwise), registered with a server under its own key file; dropping it kills the process.
 
 use std::{path::PathBuf, process::Stdio};
 
@@ -46,7 +46,12 @@ impl Miner {
             .args(["--coordinator", coordinator, "--api-key", api_key])
             .arg("--key-file")
             .arg(&key_file)
-            .args(["--payout-address", &payout.to_string(), "--backend", "test"])
+            .args(["--payout-address", &payout.to_string()])
+            .args(if args.contains(&"--backend") {
+                &[][..]
+            } else {
+                &["--backend", "test"][..]
+            })
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

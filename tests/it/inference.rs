@@ -1,0 +1,187 @@
+//! `aitbc-miner` processes on real backends' protocols (the protocol test servers) against a real server: a streamed generate job paid on chain with its output visible while it streams, backends that cannot be reached or fail reported as failures and refunded, and a client's cancel stopping the model server's stream.
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use serde_json::{Value, json};
+use tests::{
+    Miner, Server,
+    model_servers::{MODEL, Script, ollama_server},
+    stack::{eventually, issue},
+};
+
+use crate::miners::{Client, before, check_settled, stack_server};
+
+/// A miner process on the Ollama protocol at `url`.
+async fn ollama_miner(
+    http: &reqwest::Client,
+    server: &Server,
+    identity: &str,
+    url: &str,
+) -> anyhow::Result<Miner> {
+    Miner::start(
+        &server.url,
+        &issue(http, server, "miner", identity).await?,
+        &[
+            "--backend",
+            "ollama",
+            "--backend-url",
+            url,
+            "--price-per-unit",
+            "100",
+            "--heartbeat-seconds",
+            "0.5",
+            "--poll-seconds",
+            "5",
+        ],
+    )
+    .await
+}
+
+/// The job `id` as its client sees it once `done` holds for it.
+async fn job_when(
+    http: &reqwest::Client,
+    server: &Server,
+    client: &Client,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(30), what, || async {
+        let job = client.get(http, server, &format!("/v1/jobs/{id}")).await?;
+        Ok(done(&job).then_some(job))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_streamed_generate_job_shows_its_output_as_it_comes_and_is_paid() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = stack_server(None, None).await?;
+    let (url, _) = ollama_server(Script {
+        pieces: vec!["The", " sky", " is", " blue", "."],
+        delay: Duration::from_millis(400),
+        ..Script::default()
+    })
+    .await;
+    let miner = ollama_miner(&http, &server, "miner-ollama", &url).await?;
+    let client = Client::new(&http, &server, "client-gen", 10_000_000).await?;
+    let start = before(&http, &server, &server, &client).await?;
+    // The earlier system's payload, run as a generate job.
+    let payload =
+        json!({ "type": "inference", "model": MODEL, "prompt": "What colour is the sky?" });
+    let body = client.job(&http, &server, "gen-1", 0, payload).await?;
+    client.submit(&http, &server.url, &body).await?;
+
+    let streaming = job_when(&http, &server, &client, "gen-1", "partial output", |job| {
+        job["state"] == "RUNNING"
+            && job["partial"]["output"]
+                .as_str()
+                .is_some_and(|o| !o.is_empty())
+    })
+    .await?;
+    let partial = streaming["partial"]["output"].as_str().unwrap_or_default();
+    assert!(
+        "The sky is blue.".starts_with(partial) && partial.len() < "The sky is blue.".len(),
+        "partial output {partial:?}"
+    );
+
+    check_settled(
+        &http,
+        &server,
+        &server,
+        &client,
+        &["gen-1".to_owned()],
+        &start,
+        &[("miner-ollama", &miner)],
+    )
+    .await?;
+    let result = client.get(&http, &server, "/v1/jobs/gen-1/result").await?;
+    assert_eq!(result["result"]["output"], "The sky is blue.", "{result}");
+    assert_eq!(result["result"]["model"], MODEL);
+    assert_eq!(result["result"]["tokens_processed"], 7 + 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_backend_that_is_unreachable_or_failing_is_reported_as_a_failure_and_refunded()
+-> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = stack_server(None, None).await?;
+    let client = Client::new(&http, &server, "client-fail", 10_000_000).await?;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("http://{}", listener.local_addr()?)
+    };
+    let (failing, _) = ollama_server(Script {
+        fail_with: Some("CUDA error: out of memory"),
+        ..Script::default()
+    })
+    .await;
+    for (n, (url, code)) in [
+        (closed.as_str(), "BACKEND_UNAVAILABLE"),
+        (failing.as_str(), "BACKEND_ERROR"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let miner = ollama_miner(&http, &server, &format!("miner-broken-{n}"), url).await?;
+        let id = format!("broken-{n}");
+        let payload = json!({ "type": "generate", "model": MODEL, "prompt": "hello" });
+        let body = client.job(&http, &server, &id, n as u64, payload).await?;
+        client.submit(&http, &server.url, &body).await?;
+        let job = job_when(&http, &server, &client, &id, "the refund", |job| {
+            job["payment_status"] == "refunded"
+        })
+        .await?;
+        assert_eq!(job["state"], "FAILED", "{job}");
+        assert!(
+            job["error"].as_str().is_some_and(|e| e.starts_with(code)),
+            "{job}"
+        );
+        let receipts = client
+            .get(&http, &server, &format!("/v1/jobs/{id}/receipts"))
+            .await?;
+        assert_eq!(receipts["items"], json!([]), "a failure has no receipt");
+        miner.kill().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = stack_server(None, None).await?;
+    let (url, script) = ollama_server(Script {
+        pieces: vec!["word "; 400],
+        delay: Duration::from_millis(50),
+        ..Script::default()
+    })
+    .await;
+    let _miner = ollama_miner(&http, &server, "miner-cancel", &url).await?;
+    let client = Client::new(&http, &server, "client-cancel", 10_000_000).await?;
+    let payload = json!({ "type": "generate", "model": MODEL, "prompt": "talk" });
+    let body = client.job(&http, &server, "long-1", 0, payload).await?;
+    client.submit(&http, &server.url, &body).await?;
+    job_when(&http, &server, &client, "long-1", "streaming", |job| {
+        job["partial"]["output"].is_string()
+    })
+    .await?;
+    let canceled = http
+        .post(server.at("/v1/jobs/long-1/cancel"))
+        .header("x-api-key", &client.api_key)
+        .send()
+        .await?;
+    assert!(canceled.status().is_success(), "{}", canceled.status());
+    eventually(Duration::from_secs(5), "the stream's abort", || async {
+        Ok(script.aborted.load(Ordering::SeqCst).then_some(()))
+    })
+    .await?;
+    let sent = script.sent.load(Ordering::SeqCst);
+    assert!(
+        sent < 200,
+        "the model server streamed on: {sent} of 400 pieces"
+    );
+    let job = client.get(&http, &server, "/v1/jobs/long-1").await?;
+    assert_eq!(job["state"], "CANCELED", "{job}");
+    Ok(())
+}
