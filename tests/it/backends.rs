@@ -263,3 +263,96 @@ async fn dropping_a_running_job_aborts_the_request_and_keeps_the_usage_so_far() 
         );
     }
 }
+
+/// The built-in model's folder, which `./x test` sets up.
+fn model_dir() -> std::path::PathBuf {
+    std::env::var_os("AITBC_EMBEDDING_MODEL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/aitbc/models/all-MiniLM-L6-v2")
+        })
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn the_built_in_tokenizer_gives_the_models_own_token_ids() {
+    let vocab = std::fs::read_to_string(model_dir().join("vocab.txt"))
+        .expect("the embedding model is set up (./x setup --browser)");
+    let tokens = miner::wordpiece::WordPiece::from_vocab(&vocab).expect("vocabulary");
+    // Ids from the model's tokenizer.json, read by Hugging Face's tokenizers library.
+    for (text, ids) in [
+        (
+            "A man is playing a guitar.",
+            vec![101, 1037, 2158, 2003, 2652, 1037, 2858, 1012, 102],
+        ),
+        (
+            "Héllo, WORLD! unaffable naïve 東京 3.14 don't",
+            vec![
+                101, 7592, 1010, 2088, 999, 14477, 20961, 3468, 15743, 1879, 1755, 1017, 1012,
+                2403, 2123, 1005, 1056, 102,
+            ],
+        ),
+        (
+            "supercalifragilisticexpialidocious",
+            vec![
+                101, 3565, 9289, 10128, 29181, 24411, 4588, 10288, 19312, 21273, 10085, 6313, 102,
+            ],
+        ),
+    ] {
+        assert_eq!(tokens.encode(text, 256), ids, "{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_built_in_model_places_close_sentences_close() {
+    let backend = miner::embed::LocalEmbeddings::load(&model_dir())
+        .expect("the embedding model is set up (./x setup --browser)");
+    let task = Task::Embeddings {
+        model: miner::embed::MODEL_NAME.into(),
+        input: vec![
+            "A man is playing a guitar.".into(),
+            "Someone plays an acoustic guitar on stage.".into(),
+            "The central bank raised interest rates again.".into(),
+            "Interest rates were increased by the central bank.".into(),
+        ],
+    };
+    let (output, _) = run(&backend, &task).await;
+    let output = output.expect("embedded");
+    assert_eq!(output.result["dimensions"], 384);
+    let vectors = miner::backend::vectors(&output.result["embeddings"], 4).expect("four vectors");
+    for v in &vectors {
+        assert!((cosine(v, v) - 1.0).abs() < 1e-4, "not unit length");
+    }
+    let (guitars, rates) = (
+        cosine(&vectors[0], &vectors[1]),
+        cosine(&vectors[2], &vectors[3]),
+    );
+    let unrelated = cosine(&vectors[0], &vectors[2]).max(cosine(&vectors[1], &vectors[3]));
+    eprintln!("cosine: guitars {guitars:.3}, rates {rates:.3}, unrelated at most {unrelated:.3}");
+    assert!(
+        guitars > unrelated + 0.3,
+        "guitars {guitars}, unrelated {unrelated}"
+    );
+    assert!(
+        rates > unrelated + 0.3,
+        "rates {rates}, unrelated {unrelated}"
+    );
+    assert!(output.usage.prompt_tokens > 20, "{:?}", output.usage);
+    // A job for another model or of another type is refused, not answered.
+    let other = Task::Embeddings {
+        model: "text-embedding-3-large".into(),
+        input: vec!["x".into()],
+    };
+    assert_eq!(
+        run(&backend, &other).await.0.expect_err("other model").code,
+        "MODEL_NOT_FOUND"
+    );
+    assert_eq!(
+        run(&backend, &chat()).await.0.expect_err("chat").code,
+        "UNSUPPORTED_JOB_TYPE"
+    );
+}

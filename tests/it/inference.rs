@@ -185,3 +185,77 @@ async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> 
     assert_eq!(job["state"], "CANCELED", "{job}");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_built_in_cpu_backend_runs_paid_embedding_jobs_with_real_embeddings()
+-> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = stack_server(None, None).await?;
+    let mut args = vec![
+        "--backend",
+        "cpu",
+        "--price-per-unit",
+        "100",
+        "--heartbeat-seconds",
+        "0.5",
+    ];
+    let model_dir = std::env::var("AITBC_EMBEDDING_MODEL").ok();
+    if let Some(dir) = &model_dir {
+        args.extend(["--model-dir", dir]);
+    }
+    let miner = Miner::start(
+        &server.url,
+        &issue(&http, &server, "miner", "miner-cpu").await?,
+        &args,
+    )
+    .await?;
+    let client = Client::new(&http, &server, "client-embed", 10_000_000).await?;
+    let start = before(&http, &server, &server, &client).await?;
+    let texts = [
+        [
+            "How do I reset my password?",
+            "I forgot my password and cannot log in.",
+        ],
+        [
+            "The cat sleeps on the sofa.",
+            "A kitten is napping on the couch.",
+        ],
+    ];
+    let mut ids = Vec::new();
+    for (n, pair) in texts.iter().enumerate() {
+        let id = format!("embed-{n}");
+        let payload = json!({ "type": "embeddings", "model": "all-MiniLM-L6-v2", "input": pair });
+        let body = client.job(&http, &server, &id, n as u64, payload).await?;
+        client.submit(&http, &server.url, &body).await?;
+        ids.push(id);
+    }
+    check_settled(
+        &http,
+        &server,
+        &server,
+        &client,
+        &ids,
+        &start,
+        &[("miner-cpu", &miner)],
+    )
+    .await?;
+    let mut vectors = Vec::new();
+    for id in &ids {
+        let result = client
+            .get(&http, &server, &format!("/v1/jobs/{id}/result"))
+            .await?;
+        assert_eq!(result["result"]["dimensions"], 384, "{id}");
+        let pair = miner::backend::vectors(&result["result"]["embeddings"], 2)
+            .ok_or_else(|| anyhow::anyhow!("{id}: no embeddings in {result}"))?;
+        vectors.extend(pair);
+    }
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let (passwords, cats) = (
+        cosine(&vectors[0], &vectors[1]),
+        cosine(&vectors[2], &vectors[3]),
+    );
+    let unrelated = cosine(&vectors[0], &vectors[2]).max(cosine(&vectors[1], &vectors[3]));
+    eprintln!("cosine: passwords {passwords:.3}, cats {cats:.3}, unrelated at most {unrelated:.3}");
+    assert!(passwords > unrelated + 0.3 && cats > unrelated + 0.3);
+    Ok(())
+}

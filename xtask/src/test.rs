@@ -72,6 +72,7 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
         .env("AITBC_SITE_ROOT", &build.site)
         .env("AITBC_SITE_ROOT_DEBIAN", debian_site)
         .env("AITBC_SITE_ROOT_RELEASE", &release.site)
+        .env("AITBC_EMBEDDING_MODEL", crate::setup::embedding_model_dir())
         .env("AITBC_SCREENSHOTS", &screenshots)
         .current_dir(sh::root()))?;
     if screenshots.is_dir() {

@@ -99,10 +99,30 @@ impl CoordinatorClient {
                 .map(str::to_owned)
                 .unwrap_or_else(|| text.chars().take(200).collect())
         };
+        // What the coordinator found wrong, field by field, after its summary.
+        let details: Vec<String> = value["error"]["details"]
+            .as_array()
+            .map(|details| {
+                details
+                    .iter()
+                    .filter_map(|d| {
+                        Some(format!(
+                            "{}: {}",
+                            d["field"].as_str()?,
+                            d["message"].as_str()?
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut message = field("message");
+        if !details.is_empty() {
+            message = format!("{message} ({})", details.join("; "));
+        }
         Err(ClientError::Refused {
             status: status.as_u16(),
             code: field("code"),
-            message: field("message"),
+            message,
         })
     }
 

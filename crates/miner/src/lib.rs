@@ -2,11 +2,13 @@
 
 pub mod backend;
 pub mod client;
+pub mod embed;
 pub mod gpu;
 mod http;
 pub mod ollama;
 pub mod openai;
 pub mod task;
+pub mod wordpiece;
 pub mod worker;
 
 pub use backend::{Backend, BackendError, Output, Progress, TestBackend, Usage};

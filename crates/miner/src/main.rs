@@ -5,7 +5,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use miner::{
-    Backend, Miner, MinerConfig, TestBackend, gpu, ollama::Ollama, openai::OpenAi, worker::GpuInfo,
+    Backend, Miner, MinerConfig, TestBackend, embed, gpu, ollama::Ollama, openai::OpenAi,
+    worker::GpuInfo,
 };
 use types::Address;
 
@@ -45,9 +46,14 @@ struct RunArgs {
     #[arg(long, env = "AITBC_PAYOUT_ADDRESS")]
     payout_address: Option<String>,
     /// Which backend runs jobs: `ollama`, `openai` (any OpenAI-compatible server: vLLM,
-    /// llama.cpp's server) or `test` (echoes payloads without a model, for protocol tests).
+    /// llama.cpp's server), `cpu` (embeddings by a model in process, no GPU needed) or `test`
+    /// (echoes payloads without a model, for protocol tests).
     #[arg(long, env = "AITBC_BACKEND", default_value = "ollama")]
     backend: String,
+    /// The folder of the built-in backend's model (all-MiniLM-L6-v2's config.json, vocab.txt
+    /// and model.safetensors); default ~/.cache/aitbc/models/all-MiniLM-L6-v2.
+    #[arg(long, env = "AITBC_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
     /// The model server's root URL (default: Ollama's http://127.0.0.1:11434, or
     /// http://127.0.0.1:8000 for an OpenAI-compatible server).
     #[arg(long, env = "AITBC_BACKEND_URL")]
@@ -115,12 +121,22 @@ fn backend(args: &RunArgs) -> anyhow::Result<Arc<dyn Backend>> {
     let url = args.backend_url.as_deref();
     Ok(match args.backend.as_str() {
         "test" => Arc::new(TestBackend),
+        "cpu" => {
+            let dir = args.model_dir.clone().unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/aitbc/models")
+                    .join(embed::MODEL_NAME)
+            });
+            Arc::new(
+                embed::LocalEmbeddings::load(&dir).map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            )
+        }
         "ollama" => Arc::new(Ollama::new(url.unwrap_or("http://127.0.0.1:11434"))),
         "openai" => Arc::new(OpenAi::new(
             url.unwrap_or("http://127.0.0.1:8000"),
             args.backend_api_key.clone(),
         )),
-        other => anyhow::bail!("unknown backend `{other}` (known: ollama, openai, test)"),
+        other => anyhow::bail!("unknown backend `{other}` (known: ollama, openai, cpu, test)"),
     })
 }
 

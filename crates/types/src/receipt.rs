@@ -296,6 +296,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_result_hashes_the_same_after_a_trip_through_json_text() {
+        // Embeddings: floats whose shortest text needs all 17 digits, where a parser that is
+        // not exact reads back a neighbouring value and the miner's hash would not match.
+        let floats: Vec<Vec<f32>> = (1..400u32)
+            .map(|i| (0..8).map(|j| ((i * 7919 + j) as f32).sin() / 3.0).collect())
+            .collect();
+        let result = json!({ "embeddings": floats });
+        let again: Value = serde_json::from_str(&result.to_string()).expect("parses");
+        assert_eq!(value_hash(&again), value_hash(&result));
+    }
+
+    #[test]
     fn python_floats() {
         for (f, text) in [
             (1.9, "1.9"),
