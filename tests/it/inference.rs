@@ -259,3 +259,120 @@ async fn the_built_in_cpu_backend_runs_paid_embedding_jobs_with_real_embeddings(
     assert!(passwords > unrelated + 0.3 && cats > unrelated + 0.3);
     Ok(())
 }
+
+/// Runs `aitbc-miner` with `args` to its end; returns whether it succeeded and what it printed.
+async fn miner_command(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(bool, String)> {
+    let out = tokio::process::Command::new(tests::miner_binary()?)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
+#[tokio::test]
+async fn init_writes_a_config_doctor_checks_it_and_run_works_from_it() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = stack_server(None, None).await?;
+    let (url, _) = ollama_server(Script {
+        pieces: vec!["fine"],
+        ..Script::default()
+    })
+    .await;
+    let api_key = issue(&http, &server, "miner", "miner-configured").await?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("miner.toml");
+    let config = config.to_str().unwrap_or_default();
+    let payout = types::Address::of(&types::SecretKey::from_seed(&rand::random()).public_key());
+    let (ok, said) = miner_command(
+        &[
+            "init",
+            "--config",
+            config,
+            "--coordinator",
+            &server.url,
+            "--api-key",
+            &api_key,
+            "--backend",
+            "ollama",
+            "--backend-url",
+            &url,
+            "--default-model",
+            MODEL,
+            "--payout-address",
+            &payout.to_string(),
+            "--price-per-unit",
+            "100",
+            "--heartbeat-seconds",
+            "0.5",
+        ],
+        &[],
+    )
+    .await?;
+    assert!(ok, "{said}");
+    assert!(dir.path().join("miner.key").is_file(), "{said}");
+    let (ok, said) = miner_command(&["init", "--config", config], &[]).await?;
+    assert!(
+        !ok && said.contains("--force"),
+        "init replaced a config: {said}"
+    );
+
+    let (ok, said) = miner_command(&["doctor", "--config", config], &[]).await?;
+    assert!(ok, "{said}");
+    for line in [
+        "ok   signing key",
+        &format!("ok   payout address: {payout}"),
+        &format!("ok   backend: ollama: {MODEL}"),
+        "ok   API key: accepted as a miner key",
+    ] {
+        assert!(said.contains(line), "no {line:?} in:\n{said}");
+    }
+    // The environment overrides the file; each mistake is named with its fix.
+    let (ok, said) = miner_command(
+        &["doctor", "--config", config, "--default-model", "llama-404"],
+        &[("AITBC_MINER_API_KEY", "aitbc_miner_wrong")],
+    )
+    .await?;
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("FAIL model: llama-404 is configured but ollama does not serve it"),
+        "{said}"
+    );
+    assert!(
+        said.contains("FAIL API key: the coordinator does not know it"),
+        "{said}"
+    );
+
+    // A miner started with the config file alone runs a paid job.
+    let _miner = tokio::process::Command::new(tests::miner_binary()?)
+        .args(["run", "--config", config])
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let client = Client::new(&http, &server, "client-config", 10_000_000).await?;
+    let payload = json!({ "type": "generate", "prompt": "how are you?" });
+    let body = client
+        .job(&http, &server, "configured-1", 0, payload)
+        .await?;
+    client.submit(&http, &server.url, &body).await?;
+    let job = job_when(&http, &server, &client, "configured-1", "release", |job| {
+        job["payment_status"] == "released"
+    })
+    .await?;
+    assert_eq!(job["state"], "COMPLETED", "{job}");
+    let result = client
+        .get(&http, &server, "/v1/jobs/configured-1/result")
+        .await?;
+    assert_eq!(result["result"]["output"], "fine");
+    assert_eq!(
+        result["result"]["model"], MODEL,
+        "the default model ran the job"
+    );
+    Ok(())
+}

@@ -9,5 +9,5 @@ pub mod stack;
 pub mod stats;
 
 pub use browser::{Browser, ConsoleEntry, Tab, screenshot_dir};
-pub use miner::Miner;
+pub use miner::{Miner, miner_binary};
 pub use server::{Options, Server, Site, free_port};

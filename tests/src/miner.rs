@@ -18,7 +18,7 @@ pub struct Miner {
 
 /// The miner binary: `AITBC_MINER_BIN`, else the one beside the server binary (`./x test` builds
 /// both).
-fn miner_binary() -> anyhow::Result<PathBuf> {
+pub fn miner_binary() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("AITBC_MINER_BIN") {
         return Ok(PathBuf::from(path));
     }

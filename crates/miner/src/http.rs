@@ -34,7 +34,8 @@ pub fn unreachable(backend: &str, base: &str, error: &reqwest::Error) -> Backend
     }
 }
 
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost cause of an error: "Connection refused" rather than "error sending request".
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;

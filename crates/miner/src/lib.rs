@@ -2,6 +2,8 @@
 
 pub mod backend;
 pub mod client;
+pub mod config;
+pub mod doctor;
 pub mod embed;
 pub mod gpu;
 mod http;

@@ -1,14 +1,16 @@
-//! `aitbc-miner`: the miner an operator runs beside a GPU; flags or environment say which coordinator, key and backend.
+//! `aitbc-miner`: the miner an operator runs beside a GPU: `init` writes its config and key, `doctor` checks its setup, `run` works; settings come from flags, `AITBC_*` variables and the config file, in that order.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use miner::{
-    Backend, Miner, MinerConfig, TestBackend, embed, gpu, ollama::Ollama, openai::OpenAi,
+    Miner, MinerConfig,
+    config::{Resolved, Settings},
+    doctor::Level,
+    gpu,
     worker::GpuInfo,
 };
-use types::Address;
+use types::{Address, SecretKey};
 
 #[derive(Parser)]
 #[command(
@@ -25,135 +27,49 @@ struct Cli {
 enum Command {
     /// Register with the coordinator and run jobs until SIGTERM or Ctrl-C.
     Run(RunArgs),
+    /// Write a config file and a new receipt signing key beside it.
+    Init(InitArgs),
+    /// Check the signing key, GPUs, backend, models and coordinator, and say what is wrong.
+    Doctor(RunArgs),
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The coordinator's root URL.
-    #[arg(
-        long,
-        env = "AITBC_COORDINATOR",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    coordinator: String,
-    /// A miner API key issued by the coordinator's admin.
-    #[arg(long, env = "AITBC_MINER_API_KEY", hide_env_values = true)]
-    api_key: String,
-    /// The key file (a hex seed, mode 0600) that signs this miner's receipts.
-    #[arg(long, env = "AITBC_MINER_KEY")]
-    key_file: PathBuf,
-    /// Where payments go (`ait1…`).
-    #[arg(long, env = "AITBC_PAYOUT_ADDRESS")]
-    payout_address: Option<String>,
-    /// Which backend runs jobs: `ollama`, `openai` (any OpenAI-compatible server: vLLM,
-    /// llama.cpp's server), `cpu` (embeddings by a model in process, no GPU needed) or `test`
-    /// (echoes payloads without a model, for protocol tests).
-    #[arg(long, env = "AITBC_BACKEND", default_value = "ollama")]
-    backend: String,
-    /// The folder of the built-in backend's model (all-MiniLM-L6-v2's config.json, vocab.txt
-    /// and model.safetensors); default ~/.cache/aitbc/models/all-MiniLM-L6-v2.
-    #[arg(long, env = "AITBC_MODEL_DIR")]
-    model_dir: Option<PathBuf>,
-    /// The model server's root URL (default: Ollama's http://127.0.0.1:11434, or
-    /// http://127.0.0.1:8000 for an OpenAI-compatible server).
-    #[arg(long, env = "AITBC_BACKEND_URL")]
-    backend_url: Option<String>,
-    /// The OpenAI-compatible server's API key, if it asks for one.
-    #[arg(long, env = "AITBC_BACKEND_API_KEY", hide_env_values = true)]
-    backend_api_key: Option<String>,
-    /// The model a job that names none runs on.
-    #[arg(long, env = "AITBC_DEFAULT_MODEL")]
-    default_model: Option<String>,
-    /// The longest one job may run, in seconds.
-    #[arg(long, default_value_t = 600.0)]
-    job_timeout_seconds: f64,
-    /// The nvidia-smi program that reports this machine's GPUs.
-    #[arg(long, env = "AITBC_NVIDIA_SMI", default_value = "nvidia-smi")]
-    nvidia_smi: String,
-    /// A GPU to advertise, as NAME:MEMORY_MB (repeatable); without it the GPUs nvidia-smi
-    /// reports are advertised.
-    #[arg(long = "gpu")]
-    gpus: Vec<String>,
-    /// The CUDA version to advertise.
+    /// A TOML config file (`aitbc-miner init` writes one); flags and environment override it.
+    #[arg(long, env = "AITBC_MINER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(clap::Args)]
+struct InitArgs {
+    /// Where to write the config file.
+    #[arg(long, default_value = "miner.toml")]
+    config: PathBuf,
+    /// Replace an existing config file (an existing key file is kept).
     #[arg(long)]
-    cuda: Option<String>,
-    /// A model to advertise (repeatable); without it, the backend's models are.
-    #[arg(long = "model")]
-    models: Vec<String>,
-    /// AITBC base units (millionths) per GPU second.
-    #[arg(long, env = "AITBC_PRICE_PER_UNIT", default_value_t = 1_000_000)]
-    price_per_unit: u64,
-    #[arg(long, env = "AITBC_REGION")]
-    region: Option<String>,
-    /// Jobs run at once.
-    #[arg(long, env = "AITBC_CONCURRENCY", default_value_t = 1)]
-    concurrency: usize,
-    /// Seconds between heartbeats (the coordinator's timeout must be longer).
-    #[arg(long, default_value_t = 10.0)]
-    heartbeat_seconds: f64,
-    /// The longest one long poll waits, in seconds (at most 60).
-    #[arg(long, default_value_t = 15.0)]
-    poll_seconds: f64,
+    force: bool,
+    #[command(flatten)]
+    settings: Settings,
 }
 
-fn gpu(text: &str) -> anyhow::Result<GpuInfo> {
-    let (name, memory) = text
-        .rsplit_once(':')
-        .with_context(|| format!("--gpu {text}: expected NAME:MEMORY_MB"))?;
-    Ok(GpuInfo {
-        name: name.to_owned(),
-        memory_mb: memory
-            .parse()
-            .with_context(|| format!("--gpu {text}: {memory} is not a number of MiB"))?,
-    })
-}
-
-fn seconds(flag: &str, value: f64, max: f64) -> anyhow::Result<Duration> {
-    anyhow::ensure!(
-        value > 0.0 && value <= max,
-        "--{flag} must be above 0 and at most {max}"
-    );
-    Ok(Duration::from_secs_f64(value))
-}
-
-/// The backend `args` name.
-fn backend(args: &RunArgs) -> anyhow::Result<Arc<dyn Backend>> {
-    let url = args.backend_url.as_deref();
-    Ok(match args.backend.as_str() {
-        "test" => Arc::new(TestBackend),
-        "cpu" => {
-            let dir = args.model_dir.clone().unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/aitbc/models")
-                    .join(embed::MODEL_NAME)
-            });
-            Arc::new(
-                embed::LocalEmbeddings::load(&dir).map_err(|e| anyhow::anyhow!("{}", e.message))?,
-            )
-        }
-        "ollama" => Arc::new(Ollama::new(url.unwrap_or("http://127.0.0.1:11434"))),
-        "openai" => Arc::new(OpenAi::new(
-            url.unwrap_or("http://127.0.0.1:8000"),
-            args.backend_api_key.clone(),
-        )),
-        other => anyhow::bail!("unknown backend `{other}` (known: ollama, openai, cpu, test)"),
-    })
+impl RunArgs {
+    fn resolve(self) -> anyhow::Result<Resolved> {
+        let file = match &self.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        Ok(self.settings.over(file).resolve()?)
+    }
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let backend = backend(&args)?;
-    let key = types::keyfile::read(&args.key_file)?;
-    let payout_address = args
-        .payout_address
-        .as_deref()
-        .map(|a| {
-            a.parse::<Address>()
-                .map_err(|e| anyhow::anyhow!("--payout-address {a}: {e}"))
-        })
-        .transpose()?;
-    anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
-    let (gpus, cuda, nvidia_smi) = if args.gpus.is_empty() {
-        let program = args.nvidia_smi.clone();
+    let settings = args.resolve()?;
+    let backend = settings.backend()?;
+    let key = types::keyfile::read(&settings.key_file)?;
+    let (gpus, cuda, nvidia_smi) = if settings.gpus.is_empty() {
+        let program = settings.nvidia_smi.clone();
         let hardware = tokio::task::spawn_blocking(move || gpu::detect(&program)).await?;
         match hardware {
             Ok(hw) if !hw.cpu_only() => {
@@ -161,26 +77,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     tracing::info!("GPU {}: {} ({} MiB)", g.index, g.name, g.memory_mb);
                 }
                 let gpus = hw.gpus.iter().map(GpuInfo::from).collect();
-                (
-                    gpus,
-                    args.cuda.clone().or(hw.cuda),
-                    Some(args.nvidia_smi.clone()),
-                )
+                let cuda = settings.cuda.clone().or(hw.cuda);
+                (gpus, cuda, Some(settings.nvidia_smi.clone()))
             }
             Ok(_) => {
                 tracing::info!("nvidia-smi reports no GPU: running CPU-only");
-                (Vec::new(), args.cuda.clone(), None)
+                (Vec::new(), settings.cuda.clone(), None)
             }
             Err(e) => {
                 tracing::info!("{e}");
-                (Vec::new(), args.cuda.clone(), None)
+                (Vec::new(), settings.cuda.clone(), None)
             }
         }
     } else {
-        let gpus = args.gpus.iter().map(|g| gpu(g)).collect::<Result<_, _>>()?;
-        (gpus, args.cuda.clone(), None)
+        (settings.gpus.clone(), settings.cuda.clone(), None)
     };
-    let models = if args.models.is_empty() {
+    let models = if settings.models.is_empty() {
         match backend.models().await {
             Ok(models) => models,
             Err(e) => {
@@ -189,26 +101,88 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     } else {
-        args.models.clone()
+        settings.models.clone()
     };
     let config = MinerConfig {
-        coordinator: args.coordinator,
-        api_key: args.api_key,
+        coordinator: settings.coordinator,
+        api_key: settings.api_key,
         key,
-        payout_address,
+        payout_address: settings.payout_address,
         gpus,
         cuda,
         models,
-        price_per_unit: args.price_per_unit,
-        region: args.region,
-        concurrency: args.concurrency,
-        heartbeat_every: seconds("heartbeat-seconds", args.heartbeat_seconds, 3_600.0)?,
-        poll_wait: seconds("poll-seconds", args.poll_seconds, 60.0)?,
-        job_timeout: seconds("job-timeout-seconds", args.job_timeout_seconds, 86_400.0)?,
-        default_model: args.default_model,
+        price_per_unit: settings.price_per_unit,
+        region: settings.region,
+        concurrency: settings.concurrency,
+        heartbeat_every: settings.heartbeat_every,
+        poll_wait: settings.poll_wait,
+        job_timeout: settings.job_timeout,
+        default_model: settings.default_model,
         nvidia_smi,
     };
     Miner::new(config, backend).run(shutdown()).await
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.force || !args.config.exists(),
+        "{} exists; pass --force to replace it",
+        args.config.display()
+    );
+    let mut settings = args.settings;
+    let key_file = settings
+        .key_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("miner.key"));
+    let folder = args.config.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let key_path = if key_file.is_relative() {
+        folder.join(&key_file)
+    } else {
+        key_file.clone()
+    };
+    settings.key_file = Some(key_file);
+    if let Some(address) = &settings.payout_address {
+        address
+            .parse::<Address>()
+            .map_err(|e| anyhow::anyhow!("--payout-address {address}: {e}"))?;
+    }
+    let text = toml::to_string(&settings)?;
+    if key_path.exists() {
+        types::keyfile::read(&key_path)?;
+        eprintln!("keeping the signing key in {}", key_path.display());
+    } else {
+        types::keyfile::write(&key_path, &SecretKey::from_seed(&rand::random()))?;
+        eprintln!("wrote a new signing key to {}", key_path.display());
+    }
+    // It may hold the API key: readable by its owner only.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&args.config)?;
+    std::io::Write::write_all(
+        &mut file,
+        format!("# aitbc-miner settings; flags and AITBC_* variables override them.\n{text}")
+            .as_bytes(),
+    )?;
+    eprintln!(
+        "wrote {}; check it with `aitbc-miner doctor --config {0}`, then `aitbc-miner run --config {0}`",
+        args.config.display()
+    );
+    Ok(())
+}
+
+/// Prints each check; fails if any failed.
+async fn doctor(args: RunArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    let backend = settings.backend().map_err(|e| e.to_string());
+    let checks = miner::doctor::doctor(&settings, backend).await;
+    for check in &checks {
+        println!("{check}");
+    }
+    let failed = checks.iter().filter(|c| c.level == Level::Fail).count();
+    anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -245,6 +219,8 @@ async fn main() -> std::process::ExitCode {
         .init();
     let outcome = match Cli::parse().command {
         Command::Run(args) => run(args).await,
+        Command::Init(args) => init(args),
+        Command::Doctor(args) => doctor(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

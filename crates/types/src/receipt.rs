@@ -300,7 +300,11 @@ mod tests {
         // Embeddings: floats whose shortest text needs all 17 digits, where a parser that is
         // not exact reads back a neighbouring value and the miner's hash would not match.
         let floats: Vec<Vec<f32>> = (1..400u32)
-            .map(|i| (0..8).map(|j| ((i * 7919 + j) as f32).sin() / 3.0).collect())
+            .map(|i| {
+                (0..8)
+                    .map(|j| ((i * 7919 + j) as f32).sin() / 3.0)
+                    .collect()
+            })
             .collect();
         let result = json!({ "embeddings": floats });
         let again: Value = serde_json::from_str(&result.to_string()).expect("parses");
