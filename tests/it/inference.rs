@@ -9,7 +9,7 @@ use tests::{
     stack::{eventually, issue},
 };
 
-use crate::miners::{Client, before, check_settled, stack_server};
+use crate::miners::{Client, before, check_settled, stack_server, stack_server_on};
 
 /// A miner process on the Ollama protocol at `url`.
 async fn ollama_miner(
@@ -373,6 +373,91 @@ async fn init_writes_a_config_doctor_checks_it_and_run_works_from_it() -> anyhow
     assert_eq!(
         result["result"]["model"], MODEL,
         "the default model ran the job"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_miner_rides_out_a_coordinator_killed_mid_job_and_no_job_runs_twice_unless_reassigned()
+-> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let bind = format!("127.0.0.1:{}", tests::free_port()?);
+    let server = stack_server_on(Some(data.path().to_path_buf()), Some(bind.clone()), None).await?;
+    let http = reqwest::Client::new();
+    let (url, script) = ollama_server(Script {
+        pieces: vec!["step "; 8],
+        delay: Duration::from_millis(150),
+        ..Script::default()
+    })
+    .await;
+    let miner = Miner::start(
+        &server.url,
+        &issue(&http, &server, "miner", "miner-outage").await?,
+        &[
+            "--backend",
+            "ollama",
+            "--backend-url",
+            &url,
+            "--concurrency",
+            "2",
+            "--price-per-unit",
+            "100",
+            "--heartbeat-seconds",
+            "0.5",
+            "--poll-seconds",
+            "5",
+        ],
+    )
+    .await?;
+    let client = Client::new(&http, &server, "client-outage", 10_000_000).await?;
+    let start = before(&http, &server, &server, &client).await?;
+    let mut ids = Vec::new();
+    for n in 0..6u64 {
+        let id = format!("outage-{n}");
+        let payload = json!({ "type": "generate", "model": MODEL, "prompt": format!("job {n}") });
+        let body = client.job(&http, &server, &id, n, payload).await?;
+        client.submit(&http, &server.url, &body).await?;
+        ids.push(id);
+    }
+    eventually(Duration::from_secs(20), "a job streaming", || async {
+        Ok((!script.requests.lock().map(|r| r.is_empty()).unwrap_or(true)).then_some(()))
+    })
+    .await?;
+    server.kill().await?;
+    let asked_at_kill = script.requests.lock().map(|r| r.len()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let server = stack_server_on(Some(data.path().to_path_buf()), Some(bind), None).await?;
+
+    check_settled(
+        &http,
+        &server,
+        &server,
+        &client,
+        &ids,
+        &start,
+        &[("miner-outage", &miner)],
+    )
+    .await?;
+    // The model server ran each job as often as the coordinator handed it out: a job the miner
+    // finished through the outage was not run again; one whose lease lapsed meanwhile was.
+    let requests = script
+        .requests
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
+    for (n, id) in ids.iter().enumerate() {
+        let job = client
+            .get(&http, &server, &format!("/v1/jobs/{id}"))
+            .await?;
+        let runs = requests
+            .iter()
+            .filter(|r| r["prompt"] == format!("job {n}"))
+            .count();
+        assert_eq!(Some(runs as u64), job["attempts"].as_u64(), "{id}: {job}");
+    }
+    println!(
+        "{asked_at_kill} of 6 jobs begun at the kill; model server asked {} times in all",
+        requests.len()
     );
     Ok(())
 }

@@ -23,7 +23,7 @@ pub(super) async fn stack_server(
 }
 
 /// The same, its coordinator on the database at `db` (a PostgreSQL URL) when given.
-async fn stack_server_on(
+pub(super) async fn stack_server_on(
     data: Option<std::path::PathBuf>,
     bind: Option<String>,
     db: Option<&str>,

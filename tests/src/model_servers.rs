@@ -38,6 +38,8 @@ pub struct Script {
     pub sent: AtomicUsize,
     /// The last request body.
     pub last_body: std::sync::Mutex<Value>,
+    /// Every generate or chat request body, in order.
+    pub requests: std::sync::Mutex<Vec<Value>>,
 }
 
 /// The one model the protocol test servers serve.
@@ -128,6 +130,7 @@ async fn ollama_tags() -> Json<Value> {
 
 async fn ollama_generate(State(script): State<Arc<Script>>, Json(body): Json<Value>) -> Response {
     *script.last_body.lock().expect("lock") = body.clone();
+    script.requests.lock().expect("lock").push(body.clone());
     if let Some(r) = failure(&script).or_else(|| unknown_model(&body)) {
         return r;
     }
@@ -217,6 +220,7 @@ async fn openai_completion(
     Json(body): Json<Value>,
 ) -> Response {
     *script.last_body.lock().expect("lock") = body.clone();
+    script.requests.lock().expect("lock").push(body.clone());
     if let Some(r) = authorized(&script, &headers)
         .or_else(|| failure(&script))
         .or_else(|| unknown_model(&body))
