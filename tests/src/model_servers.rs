@@ -171,6 +171,11 @@ async fn serve(router: Router) -> SocketAddr {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
+    // As Ollama (Go) and the Python servers do: streamed pieces are sent at once, not held
+    // back by Nagle's algorithm until the client's delayed ACK (about 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });

@@ -48,9 +48,21 @@ pub async fn issue(
     role: &str,
     identity: &str,
 ) -> anyhow::Result<String> {
+    issue_at(http, &server.url, &admin_key(server)?, role, identity).await
+}
+
+/// The same against the server at `url` with the admin key `admin_key` (for the benchmarks,
+/// which load a server they did not start).
+pub async fn issue_at(
+    http: &reqwest::Client,
+    url: &str,
+    admin_key: &str,
+    role: &str,
+    identity: &str,
+) -> anyhow::Result<String> {
     let response = http
-        .post(server.at("/admin/keys"))
-        .header("x-api-key", admin_key(server)?)
+        .post(format!("{}/admin/keys", url.trim_end_matches('/')))
+        .header("x-api-key", admin_key)
         .json(&json!({ "role": role, "identity": identity }))
         .send()
         .await?;

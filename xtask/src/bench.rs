@@ -1,4 +1,4 @@
-//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process); a load run against a release server that makes a block in every slot, measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run; and the coordinator's job lifecycles with simulated miners long-polling, on SQLite and on PostgreSQL.
+//! `./x bench`: every benchmark in one command: the chain's criterion benches (in process); a load run against a release server that makes a block in every slot, measuring `/rpc/head` and the server-rendered explorer home beside `/health` as the baseline of the same run; the coordinator's job lifecycles with simulated miners long-polling, on SQLite and on PostgreSQL; and the miner's overhead per job against calling its model server directly.
 
 use std::{
     io::{BufRead, BufReader},
@@ -39,10 +39,41 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             "loadgen",
             "--bin",
             "jobbench",
+            "--bin",
+            "minerbench",
         ])
         .current_dir(sh::root()))?;
     http_load(&build)?;
-    coordinator_load(&build)
+    coordinator_load(&build)?;
+    miner_overhead(&build)
+}
+
+/// The miner's overhead per job: a direct call to a model server against the same job through
+/// a coordinator (no chain, unpaid jobs) and a release `aitbc-miner`.
+fn miner_overhead(build: &Build) -> anyhow::Result<()> {
+    step("Loading");
+    eprintln!("miner overhead per job");
+    let data = std::env::temp_dir().join(format!("aitbc-bench-miner-{}", std::process::id()));
+    let (server, url) = start_server(
+        build,
+        &data,
+        &[
+            "--no-chain",
+            "--api-only",
+            "--allow-unpaid-jobs",
+            "--key-rate-limit",
+            "0",
+            "--ip-rate-limit",
+            "0",
+        ],
+    )?;
+    let result = run(Command::new(sh::target_dir().join("release/minerbench"))
+        .args(["--url", &url, "--admin-key-file"])
+        .arg(data.join("coordinator/admin.key"))
+        .arg("--miner-bin")
+        .arg(build.server_binary().with_file_name("aitbc-miner")));
+    stop(server, &data);
+    result
 }
 
 /// A release server on a free port with its own data folder and `args`; returns it and its URL.

@@ -115,16 +115,7 @@ async fn issue(
     role: &str,
     identity: &str,
 ) -> anyhow::Result<String> {
-    let issued: Value = http
-        .post(format!("{}/admin/keys", args.url))
-        .header("x-api-key", &args.admin_key)
-        .json(&json!({ "role": role, "identity": identity }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(issued["secret"].as_str().context("no secret")?.to_owned())
+    tests::stack::issue_at(http, &args.url, &args.admin_key, role, identity).await
 }
 
 fn unix_now() -> u64 {
