@@ -11,28 +11,31 @@ use tests::{
 
 use crate::miners::{Client, before, check_settled, stack_server, stack_server_on};
 
-/// A miner process on the Ollama protocol at `url`.
+/// A miner process on the Ollama protocol at `url`, with `extra` flags.
 async fn ollama_miner(
     http: &reqwest::Client,
     server: &Server,
     identity: &str,
     url: &str,
+    extra: &[&str],
 ) -> anyhow::Result<Miner> {
+    let mut args = vec![
+        "--backend",
+        "ollama",
+        "--backend-url",
+        url,
+        "--price-per-unit",
+        "100",
+        "--heartbeat-seconds",
+        "0.5",
+        "--poll-seconds",
+        "5",
+    ];
+    args.extend_from_slice(extra);
     Miner::start(
         &server.url,
         &issue(http, server, "miner", identity).await?,
-        &[
-            "--backend",
-            "ollama",
-            "--backend-url",
-            url,
-            "--price-per-unit",
-            "100",
-            "--heartbeat-seconds",
-            "0.5",
-            "--poll-seconds",
-            "5",
-        ],
+        &args,
     )
     .await
 }
@@ -63,7 +66,7 @@ async fn a_streamed_generate_job_shows_its_output_as_it_comes_and_is_paid() -> a
         ..Script::default()
     })
     .await;
-    let miner = ollama_miner(&http, &server, "miner-ollama", &url).await?;
+    let miner = ollama_miner(&http, &server, "miner-ollama", &url, &[]).await?;
     let client = Client::new(&http, &server, "client-gen", 10_000_000).await?;
     let start = before(&http, &server, &server, &client).await?;
     // The earlier system's payload, run as a generate job.
@@ -124,7 +127,7 @@ async fn a_backend_that_is_unreachable_or_failing_is_reported_as_a_failure_and_r
     .into_iter()
     .enumerate()
     {
-        let miner = ollama_miner(&http, &server, &format!("miner-broken-{n}"), url).await?;
+        let miner = ollama_miner(&http, &server, &format!("miner-broken-{n}"), url, &[]).await?;
         let id = format!("broken-{n}");
         let payload = json!({ "type": "generate", "model": MODEL, "prompt": "hello" });
         let body = client.job(&http, &server, &id, n as u64, payload).await?;
@@ -157,7 +160,7 @@ async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> 
         ..Script::default()
     })
     .await;
-    let _miner = ollama_miner(&http, &server, "miner-cancel", &url).await?;
+    let _miner = ollama_miner(&http, &server, "miner-cancel", &url, &[]).await?;
     let client = Client::new(&http, &server, "client-cancel", 10_000_000).await?;
     let payload = json!({ "type": "generate", "model": MODEL, "prompt": "talk" });
     let body = client.job(&http, &server, "long-1", 0, payload).await?;
@@ -390,23 +393,12 @@ async fn a_miner_rides_out_a_coordinator_killed_mid_job_and_no_job_runs_twice_un
         ..Script::default()
     })
     .await;
-    let miner = Miner::start(
-        &server.url,
-        &issue(&http, &server, "miner", "miner-outage").await?,
-        &[
-            "--backend",
-            "ollama",
-            "--backend-url",
-            &url,
-            "--concurrency",
-            "2",
-            "--price-per-unit",
-            "100",
-            "--heartbeat-seconds",
-            "0.5",
-            "--poll-seconds",
-            "5",
-        ],
+    let miner = ollama_miner(
+        &http,
+        &server,
+        "miner-outage",
+        &url,
+        &["--concurrency", "2"],
     )
     .await?;
     let client = Client::new(&http, &server, "client-outage", 10_000_000).await?;

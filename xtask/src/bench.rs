@@ -54,19 +54,7 @@ fn miner_overhead(build: &Build) -> anyhow::Result<()> {
     step("Loading");
     eprintln!("miner overhead per job");
     let data = std::env::temp_dir().join(format!("aitbc-bench-miner-{}", std::process::id()));
-    let (server, url) = start_server(
-        build,
-        &data,
-        &[
-            "--no-chain",
-            "--api-only",
-            "--allow-unpaid-jobs",
-            "--key-rate-limit",
-            "0",
-            "--ip-rate-limit",
-            "0",
-        ],
-    )?;
+    let (server, url) = start_server(build, &data, COORDINATOR_ALONE)?;
     let result = run(Command::new(sh::target_dir().join("release/minerbench"))
         .args(["--url", &url, "--admin-key-file"])
         .arg(data.join("coordinator/admin.key"))
@@ -75,6 +63,18 @@ fn miner_overhead(build: &Build) -> anyhow::Result<()> {
     stop(server, &data);
     result
 }
+
+/// A coordinator with no chain taking unpaid jobs (the chain's throughput is measured apart),
+/// without rate limits: the load is the point.
+const COORDINATOR_ALONE: &[&str] = &[
+    "--no-chain",
+    "--api-only",
+    "--allow-unpaid-jobs",
+    "--key-rate-limit",
+    "0",
+    "--ip-rate-limit",
+    "0",
+];
 
 /// A release server on a free port with its own data folder and `args`; returns it and its URL.
 fn start_server(build: &Build, data: &Path, args: &[&str]) -> anyhow::Result<(Child, String)> {
@@ -141,15 +141,7 @@ fn coordinator_load(build: &Build) -> anyhow::Result<()> {
         step("Loading");
         eprintln!("coordinator on {name}");
         let data = std::env::temp_dir().join(format!("aitbc-bench-coord-{}", std::process::id()));
-        let mut args = vec![
-            "--no-chain",
-            "--api-only",
-            "--allow-unpaid-jobs",
-            "--key-rate-limit",
-            "0",
-            "--ip-rate-limit",
-            "0",
-        ];
+        let mut args = COORDINATOR_ALONE.to_vec();
         if let Some(db) = db {
             run(Command::new(&jobbench).args(["--create-database", db]))?;
             args.extend(["--coordinator-db", db]);

@@ -43,6 +43,31 @@ pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// Sends `request` to the model server `backend` at `base`; an answer that is not a success is
+/// a failure with the server's own message.
+pub async fn send(
+    backend: &str,
+    base: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, BackendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable(backend, base, &e))?;
+    if !response.status().is_success() {
+        return Err(refused(backend, response).await);
+    }
+    Ok(response)
+}
+
+/// A whole JSON answer.
+pub async fn json(backend: &str, response: reqwest::Response) -> Result<Value, BackendError> {
+    response
+        .json()
+        .await
+        .map_err(|e| garbled(backend, &e.to_string()))
+}
+
 /// An answer that is not a success: its status and the server's own message, as a failure.
 pub async fn refused(backend: &str, response: reqwest::Response) -> BackendError {
     let status = response.status();

@@ -26,17 +26,8 @@ impl Ollama {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response, BackendError> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| http::unreachable(NAME, &self.base, &e))?;
-        if !response.status().is_success() {
-            return Err(http::refused(NAME, response).await);
-        }
-        Ok(response)
+        let request = self.http.post(format!("{}{path}", self.base)).json(body);
+        http::send(NAME, &self.base, request).await
     }
 
     /// Reads a streamed generate or chat answer, passing its text on; returns the whole text,
@@ -100,19 +91,8 @@ impl Backend for Ollama {
 
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
         Box::pin(async move {
-            let response = self
-                .http
-                .get(format!("{}/api/tags", self.base))
-                .send()
-                .await
-                .map_err(|e| http::unreachable(NAME, &self.base, &e))?;
-            if !response.status().is_success() {
-                return Err(http::refused(NAME, response).await);
-            }
-            let tags: Value = response
-                .json()
-                .await
-                .map_err(|e| http::garbled(NAME, &e.to_string()))?;
+            let request = self.http.get(format!("{}/api/tags", self.base));
+            let tags = http::json(NAME, http::send(NAME, &self.base, request).await?).await?;
             Ok(tags["models"]
                 .as_array()
                 .map(|models| {
@@ -166,12 +146,8 @@ impl Backend for Ollama {
                     Ok(Output::text(task, text, reason, usage))
                 }
                 Task::Embeddings { model, input } => {
-                    let answer: Value = self
-                        .post("/api/embed", &json!({ "model": model, "input": input }))
-                        .await?
-                        .json()
-                        .await
-                        .map_err(|e| http::garbled(NAME, &e.to_string()))?;
+                    let body = json!({ "model": model, "input": input });
+                    let answer = http::json(NAME, self.post("/api/embed", &body).await?).await?;
                     let embeddings = crate::backend::vectors(&answer["embeddings"], input.len())
                         .ok_or_else(|| http::garbled(NAME, &answer.to_string()))?;
                     let usage = Usage {

@@ -38,16 +38,8 @@ impl OpenAi {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response, BackendError> {
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| http::unreachable(NAME, &self.base, &e))?;
-        if !response.status().is_success() {
-            return Err(http::refused(NAME, response).await);
-        }
-        Ok(response)
+        let request = self.request(reqwest::Method::POST, path).json(body);
+        http::send(NAME, &self.base, request).await
     }
 
     /// Reads a streamed completion, passing its text on; returns the whole text, why it
@@ -127,18 +119,8 @@ impl Backend for OpenAi {
 
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
         Box::pin(async move {
-            let response = self
-                .request(reqwest::Method::GET, "/models")
-                .send()
-                .await
-                .map_err(|e| http::unreachable(NAME, &self.base, &e))?;
-            if !response.status().is_success() {
-                return Err(http::refused(NAME, response).await);
-            }
-            let list: Value = response
-                .json()
-                .await
-                .map_err(|e| http::garbled(NAME, &e.to_string()))?;
+            let request = self.request(reqwest::Method::GET, "/models");
+            let list = http::json(NAME, http::send(NAME, &self.base, request).await?).await?;
             Ok(list["data"]
                 .as_array()
                 .map(|models| {
@@ -196,12 +178,8 @@ impl Backend for OpenAi {
                     Ok(Output::text(task, text, reason, usage))
                 }
                 Task::Embeddings { model, input } => {
-                    let answer: Value = self
-                        .post("/embeddings", &json!({ "model": model, "input": input }))
-                        .await?
-                        .json()
-                        .await
-                        .map_err(|e| http::garbled(NAME, &e.to_string()))?;
+                    let body = json!({ "model": model, "input": input });
+                    let answer = http::json(NAME, self.post("/embeddings", &body).await?).await?;
                     // The data may come in any order; each item names its index.
                     let mut items: Vec<&Value> = answer["data"]
                         .as_array()
