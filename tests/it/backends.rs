@@ -150,11 +150,8 @@ async fn openai_completions_and_chat_stream_server_sent_events_with_usage() {
 
 #[tokio::test]
 async fn failing_model_servers_are_failures_with_their_reason() {
-    // Nothing listens on the port of a server that was started and stopped.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address")
-    };
+    // Port 1 (tcpmux): nothing listens there, and no test server can be given it.
+    let closed = "127.0.0.1:1";
     let (error, _) = run(&Ollama::new(&format!("http://{closed}")), &generate("x")).await;
     assert_eq!(error.expect_err("unreachable").code, "BACKEND_UNAVAILABLE");
     let (error, _) = run(&OpenAi::new(&format!("http://{closed}"), None), &chat()).await;

@@ -614,6 +614,21 @@ async fn a_miner_told_to_stop_finishes_its_job_first_and_is_paid() -> anyhow::Re
         draining.stop(Duration::from_secs(20)).await?,
         "the miner exits cleanly after SIGTERM"
     );
+    // It deregistered on its way out: offline at once, not after the heartbeat timeout (its
+    // last beat was under a second ago).
+    let miners = http
+        .get(server.at("/admin/miners"))
+        .header("x-api-key", stack::admin_key(&server)?)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    let drained = miners["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["miner_id"] == "miner-a"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(drained["status"], "OFFLINE", "{miners}");
     let job = client.get(&http, &server, "/v1/jobs/drained").await?;
     assert_eq!(job["state"], "COMPLETED", "{job}");
     assert_eq!(

@@ -42,6 +42,15 @@ pub(crate) struct Waiters {
 /// How long a claimed job is passed over by polls that read it from the queue before the claim.
 const CLAIM_MEMORY: Duration = Duration::from_secs(1);
 
+/// Notes `job` as claimed at `now`, first forgetting claims older than [`CLAIM_MEMORY`] once
+/// there are many: the notes stay about one second's claims.
+fn remember(claimed: &mut HashMap<String, Instant>, job: &str, now: Instant) {
+    if claimed.len() >= 1_024 {
+        claimed.retain(|_, at| now.duration_since(*at) < CLAIM_MEMORY);
+    }
+    claimed.insert(job.to_owned(), now);
+}
+
 impl Waiters {
     fn push(&self, miner: Miner, send: oneshot::Sender<Assigned>) -> u64 {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
@@ -93,17 +102,14 @@ impl Waiters {
         {
             return false;
         }
-        if claimed.len() >= 4_096 {
-            claimed.retain(|_, at| now.duration_since(*at) < CLAIM_MEMORY);
-        }
-        claimed.insert(job.to_owned(), now);
+        remember(&mut claimed, job, now);
         true
     }
 
     /// Notes that `job` was claimed.
     fn note(&self, job: &str) {
         if let Ok(mut claimed) = self.claimed.lock() {
-            claimed.insert(job.to_owned(), Instant::now());
+            remember(&mut claimed, job, Instant::now());
         }
     }
 

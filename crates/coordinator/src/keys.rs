@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -63,6 +66,8 @@ const CACHE_CAP: usize = 10_000;
 #[derive(Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<String, (ApiKey, Instant)>>,
+    /// Moves on every revocation: a lookup that began before one does not cache what it read.
+    revocations: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -85,9 +90,12 @@ impl KeyCache {
         {
             return Ok(Some(key.clone()));
         }
+        let revocations = self.revocations.load(Ordering::SeqCst);
         let key = store.key_by_hash(&hash).await?;
         if let Ok(mut entries) = self.entries.lock() {
             match &key {
+                // Read before a revocation that has happened since: maybe revoked already.
+                Some(_) if self.revocations.load(Ordering::SeqCst) != revocations => {}
                 Some(key) => {
                     if entries.len() >= CACHE_CAP {
                         entries.clear();
@@ -105,7 +113,9 @@ impl KeyCache {
     /// Revokes key `id`; false if there is no such unrevoked key.
     pub async fn revoke(&self, store: &Store, id: &str, now: i64) -> Result<bool, StoreError> {
         let revoked = store.revoke_key(id, now).await?;
+        // Under the lock, so no lookup caches between the count moving and the entries going.
         if let Ok(mut entries) = self.entries.lock() {
+            self.revocations.fetch_add(1, Ordering::SeqCst);
             entries.retain(|_, (key, _)| key.id != id);
         }
         Ok(revoked)

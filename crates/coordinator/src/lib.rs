@@ -480,6 +480,16 @@ impl Coordinator {
         Ok(token)
     }
 
+    /// A miner leaving: it is offline (no jobs are offered to it) until it registers or beats
+    /// again, and any job it still holds goes back to the queue at the next sweep.
+    pub async fn deregister(&self, miner_id: &str) -> Result<(), Error> {
+        if !self.store.go_offline(miner_id).await? {
+            return Err(Error::NotFound(format!("miner {miner_id}")));
+        }
+        self.store.drop_leases_of_offline(self.now()).await?;
+        Ok(())
+    }
+
     pub async fn heartbeat(&self, miner_id: &str, metadata: Value) -> Result<(), Error> {
         let now = self.now();
         if !self

@@ -950,6 +950,15 @@ impl Store {
             .collect()
     }
 
+    /// Takes miner `id` offline at its own request; false for an unknown miner.
+    pub async fn go_offline(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE miners SET status = 'OFFLINE' WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// An offline miner's running jobs lose their lease at once.
     pub async fn drop_leases_of_offline(&self, now: i64) -> Result<(), StoreError> {
         sqlx::query(

@@ -149,6 +149,13 @@ impl CoordinatorClient {
         .map(drop)
     }
 
+    /// Tells the coordinator this miner is leaving: it is offered no more jobs.
+    pub async fn deregister(&self) -> Result<(), ClientError> {
+        self.post("/miners/deregister", &json!({}), Duration::from_secs(10))
+            .await
+            .map(drop)
+    }
+
     /// Waits up to `wait` for a job this miner can run.
     pub async fn poll(&self, wait: Duration) -> Result<Option<Assigned>, ClientError> {
         let answer = self
@@ -191,7 +198,8 @@ impl CoordinatorClient {
         self.post(
             &format!("/miners/{job_id}/progress"),
             &json!({ "partial": partial }),
-            Duration::from_secs(10),
+            // Short: the job's stream waits while an update is sent.
+            Duration::from_secs(2),
         )
         .await
         .map(drop)

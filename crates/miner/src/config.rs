@@ -109,6 +109,9 @@ pub struct Resolved {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// The shortest interval a miner may be set to: anything shorter floods the coordinator.
+const MIN_SECONDS: f64 = 0.1;
+
 fn seconds(
     name: &str,
     value: Option<f64>,
@@ -116,9 +119,9 @@ fn seconds(
     max: f64,
 ) -> Result<Duration, ConfigError> {
     let value = value.unwrap_or(default);
-    if !(value > 0.0 && value <= max) {
+    if !(MIN_SECONDS..=max).contains(&value) {
         return Err(ConfigError(format!(
-            "{name} must be above 0 and at most {max}"
+            "{name} must be from {MIN_SECONDS} to {max} seconds"
         )));
     }
     Ok(Duration::from_secs_f64(value))
@@ -178,6 +181,19 @@ impl Settings {
         })?;
         let mut settings: Settings =
             toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        #[cfg(unix)]
+        if settings.api_key.is_some() || settings.backend_api_key.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            if mode & 0o077 != 0 {
+                return Err(ConfigError(format!(
+                    "{} holds an API key but others may read it: `chmod 600 {0}`",
+                    path.display()
+                )));
+            }
+        }
         let folder = path.parent().unwrap_or(Path::new("."));
         for file in [&mut settings.key_file, &mut settings.model_dir]
             .into_iter()
@@ -295,6 +311,13 @@ mod tests {
              backend = \"openai\"\nprice_per_unit = 42\ngpus = [\"RTX 4090:24564\"]\n",
         )
         .expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let error = Settings::from_file(&path).expect_err("readable by others");
+            assert!(error.0.contains("chmod 600"), "{error}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
         let file = Settings::from_file(&path).expect("reads");
         let flags = Settings {
             api_key: Some("from-flag".into()),

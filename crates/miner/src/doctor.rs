@@ -162,8 +162,14 @@ async fn backend_checks(
             format!("{}: {}", backend.name(), models.join(", ")),
         )
     }];
+    // Ollama names a model without a tag as its `:latest`.
+    let served = |wanted: &str| {
+        models
+            .iter()
+            .any(|m| m == wanted || (!wanted.contains(':') && *m == format!("{wanted}:latest")))
+    };
     for wanted in settings.default_model.iter().chain(&settings.models) {
-        if !models.contains(wanted) {
+        if !served(wanted) {
             checks.push(check(
                 Level::Fail,
                 "model",

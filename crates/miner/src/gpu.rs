@@ -47,16 +47,16 @@ pub enum DetectError {
     Failed(String),
 }
 
+/// The GPUs alone, without the CUDA version (one call of `nvidia-smi`: for heartbeats).
+pub fn read_gpus(program: &str) -> Result<Hardware, DetectError> {
+    let query = format!("--query-gpu={QUERY}");
+    let table = run(program, &[&query, "--format=csv,noheader,nounits"])?;
+    Ok(parse_query(&table))
+}
+
 /// Reads the GPUs with `nvidia-smi` (the program at `program`, normally `"nvidia-smi"`).
 pub fn detect(program: &str) -> Result<Hardware, DetectError> {
-    let table = run(
-        program,
-        &[
-            &format!("--query-gpu={QUERY}"),
-            "--format=csv,noheader,nounits",
-        ],
-    )?;
-    let mut hardware = parse_query(&table);
+    let mut hardware = read_gpus(program)?;
     // The CUDA version is not a query field; the summary table's header carries it.
     if !hardware.gpus.is_empty()
         && let Ok(summary) = run(program, &[])
@@ -66,7 +66,8 @@ pub fn detect(program: &str) -> Result<Hardware, DetectError> {
     Ok(hardware)
 }
 
-/// Runs `program` with `args`, giving up after ten seconds (a wedged driver can hang it).
+/// Runs `program` with `args`, giving up after ten seconds (a wedged driver can hang it). Its
+/// output is read while it runs, so a long one cannot block it.
 fn run(program: &str, args: &[&str]) -> Result<String, DetectError> {
     let mut child = Command::new(program)
         .args(args)
@@ -77,10 +78,21 @@ fn run(program: &str, args: &[&str]) -> Result<String, DetectError> {
             std::io::ErrorKind::NotFound => DetectError::NoDriver,
             _ => DetectError::Failed(e.to_string()),
         })?;
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -91,13 +103,10 @@ fn run(program: &str, args: &[&str]) -> Result<String, DetectError> {
             }
             Err(e) => return Err(DetectError::Failed(e.to_string())),
         }
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| DetectError::Failed(e.to_string()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
         let said = if stderr.trim().is_empty() {
             stdout.trim()
         } else {
@@ -282,6 +291,44 @@ WARNING: infoROM is corrupted at gpu 0000:01:00.0
             Some("11.4")
         );
         assert_eq!(parse_cuda_version("no version here"), None);
+    }
+
+    /// A stand-in `nvidia-smi`: a shell script printing `query` for the query and `summary`
+    /// otherwise, exiting with `code`.
+    fn fake_smi(dir: &std::path::Path, query: &str, summary: &str, code: i32) -> String {
+        let path = dir.join("nvidia-smi");
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in --query-gpu=*) cat <<'EOF'\n{query}EOF\n;; *) cat <<'EOF'\n{summary}EOF\n;; esac\nexit {code}\n"
+        );
+        std::fs::write(&path, script).expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        path.display().to_string()
+    }
+
+    #[test]
+    fn detect_runs_nvidia_smi_and_reads_its_cuda_version_or_its_failure() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let smi = fake_smi(dir.path(), EIGHT_A100, SUMMARY_HEADER, 0);
+        let hw = detect(&smi).expect("detects");
+        assert_eq!((hw.gpus.len(), hw.cuda.as_deref()), (8, Some("12.8")));
+        // A long output (a summary listing many processes) is read whole, not left to block.
+        let long = format!("{SUMMARY_HEADER}{}", "| process line |\n".repeat(10_000));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let smi = fake_smi(dir.path(), RTX_4060_TI, &long, 0);
+        assert_eq!(detect(&smi).expect("detects").cuda.as_deref(), Some("12.8"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let said =
+            "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n";
+        let smi = fake_smi(dir.path(), said, said, 9);
+        let error = detect(&smi).expect_err("the driver is not loaded");
+        assert!(
+            error.to_string().contains("couldn't communicate"),
+            "{error}"
+        );
     }
 
     #[test]

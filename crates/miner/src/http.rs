@@ -7,8 +7,13 @@ use serde_json::Value;
 
 use crate::backend::BackendError;
 
-/// The longest a streamed response may go without a byte before the backend counts as stuck.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The longest a model server may go without sending a byte before it counts as stuck: long
+/// enough for a cold start loading a large model before the first byte (the job's own timeout
+/// bounds the whole run).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The longest line a stream may send: a server that never ends its line is not streaming.
+const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// A client for a model server at `base` (its root URL).
 pub fn client() -> reqwest::Client {
@@ -131,7 +136,15 @@ impl Lines {
                 return Ok((!rest.is_empty()).then_some(rest));
             }
             match self.response.chunk().await {
-                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Ok(Some(bytes)) => {
+                    self.buffer.extend_from_slice(&bytes);
+                    if self.buffer.len() > MAX_LINE {
+                        return Err(BackendError::new(
+                            "BACKEND_PROTOCOL",
+                            format!("{} sent a line of over {MAX_LINE} bytes", self.backend),
+                        ));
+                    }
+                }
                 Ok(None) => self.ended = true,
                 Err(e) => {
                     return Err(BackendError::new(

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use miner::{
     Miner, MinerConfig,
@@ -147,6 +148,11 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--payout-address {address}: {e}"))?;
     }
     let text = toml::to_string(&settings)?;
+    // Settings given by AITBC_* variables are written too; say which, secrets included.
+    let written: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(name, _)| name))
+        .collect();
     if key_path.exists() {
         types::keyfile::read(&key_path)?;
         eprintln!("keeping the signing key in {}", key_path.display());
@@ -154,17 +160,30 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         types::keyfile::write(&key_path, &SecretKey::from_seed(&rand::random()))?;
         eprintln!("wrote a new signing key to {}", key_path.display());
     }
-    // It may hold the API key: readable by its owner only.
+    // It may hold the API key: readable by its owner only, also when it replaces a file.
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true);
+    if args.force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&args.config)?;
+    let mut file = options
+        .open(&args.config)
+        .with_context(|| format!("cannot write {}", args.config.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     std::io::Write::write_all(
         &mut file,
         format!("# aitbc-miner settings; flags and AITBC_* variables override them.\n{text}")
             .as_bytes(),
     )?;
+    eprintln!("settings written: {}", written.join(", "));
     eprintln!(
         "wrote {}; check it with `aitbc-miner doctor --config {0}`, then `aitbc-miner run --config {0}`",
         args.config.display()

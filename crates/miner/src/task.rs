@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use crate::backend::BackendError;
 
-/// The most texts one embeddings job may carry.
-pub const MAX_EMBEDDING_INPUTS: usize = 256;
+/// The most texts one embeddings job may carry: 64 vectors of 1,024 numbers still fit the
+/// coordinator's 1 MiB limit on a result.
+pub const MAX_EMBEDDING_INPUTS: usize = 64;
 
 /// One message of a chat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

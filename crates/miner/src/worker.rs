@@ -166,7 +166,14 @@ impl Miner {
         while slots.join_next().await.is_some() {}
         let _ = beats_done.send(true);
         let _ = heartbeats.await;
-        tracing::info!("stopped");
+        // Offline at once rather than after the heartbeat timeout: no job is offered to a
+        // miner that is gone.
+        match miner.client.deregister().await {
+            Ok(()) => tracing::info!("stopped and deregistered"),
+            Err(e) => tracing::warn!(
+                "stopped; deregistering failed ({e}): the coordinator will notice the silence"
+            ),
+        }
         Ok(())
     }
 }
@@ -206,6 +213,22 @@ where
 /// How often the output so far of a streaming job is sent to the coordinator.
 const PARTIAL_EVERY: Duration = Duration::from_millis(250);
 
+/// The most text one partial-output update carries: the end of a longer output.
+const PARTIAL_MAX_BYTES: usize = 64 * 1024;
+
+/// The partial output for `text`: all of it, or its last [`PARTIAL_MAX_BYTES`] with the whole
+/// length (the result carries everything).
+fn partial_of(text: &str) -> Value {
+    if text.len() <= PARTIAL_MAX_BYTES {
+        return json!({ "output": text });
+    }
+    let mut start = text.len() - PARTIAL_MAX_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    json!({ "output": &text[start..], "truncated": true, "output_bytes": text.len() })
+}
+
 /// How a backend run ended.
 enum Ran {
     Done(Result<Output, BackendError>),
@@ -231,9 +254,10 @@ impl Worker {
             }
             let mut metadata = json!({ "backend": self.backend.name() });
             if let Some(program) = self.config.nvidia_smi.clone() {
-                // Utilisation and memory in use, read afresh.
-                if let Ok(Ok(hw)) =
-                    tokio::task::spawn_blocking(move || crate::gpu::detect(&program)).await
+                // Utilisation and memory in use, read afresh; a slow driver must not delay the
+                // beat itself.
+                let reading = tokio::task::spawn_blocking(move || crate::gpu::read_gpus(&program));
+                if let Ok(Ok(Ok(hw))) = tokio::time::timeout(Duration::from_secs(2), reading).await
                 {
                     metadata["gpus"] = json!(hw.gpus);
                 }
@@ -300,11 +324,20 @@ impl Worker {
                 () = &mut timeout => return Ran::TimedOut,
                 Some(piece) = pieces.recv() => text.push_str(&piece),
                 _ = tick.tick(), if text.len() > sent => {
-                    let partial = json!({ "output": text });
-                    match self.client.progress(&job.job_id, &partial).await {
+                    match self.client.progress(&job.job_id, &partial_of(&text)).await {
                         Ok(()) => sent = text.len(),
-                        Err(e @ ClientError::Refused { .. }) => return Ran::Withdrawn(e.to_string()),
-                        // The coordinator is away: the text goes with the next report.
+                        // 404 or 409: the job no longer runs here (canceled, expired, given
+                        // to another miner).
+                        Err(ClientError::Refused { status: 404 | 409, code, message }) => {
+                            return Ran::Withdrawn(format!("{code}: {message}"));
+                        }
+                        // Any other refusal is about the update, not the job: the job goes
+                        // on without further updates.
+                        Err(e @ ClientError::Refused { .. }) => {
+                            tracing::warn!(job_id = job.job_id, "partial output refused ({e}); no more updates");
+                            sent = usize::MAX;
+                        }
+                        // The coordinator is away: the text goes with the next update.
                         Err(_) => {}
                     }
                 }
@@ -431,6 +464,17 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_partial_output_sends_its_end() {
+        assert_eq!(partial_of("abc"), json!({ "output": "abc" }));
+        let long = "é".repeat(PARTIAL_MAX_BYTES);
+        let partial = partial_of(&long);
+        let tail = partial["output"].as_str().unwrap_or_default();
+        assert!(tail.len() <= PARTIAL_MAX_BYTES && long.ends_with(tail));
+        assert_eq!(partial["output_bytes"], long.len());
+        assert_eq!(partial["truncated"], true);
+    }
 
     #[test]
     fn backoff_grows_to_its_ceiling_with_jitter() {

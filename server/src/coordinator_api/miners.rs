@@ -1,4 +1,4 @@
-//! Miner routes: register, heartbeat, long-poll for work, and report results (with signed receipts), failures and progress. The miner's identity is its API key's.
+//! Miner routes: register, heartbeat, deregister, long-poll for work, and report results (with signed receipts), failures and progress. The miner's identity is its API key's.
 
 use std::time::Duration;
 
@@ -55,6 +55,17 @@ pub async fn heartbeat(
         .heartbeat(&miner.identity, metadata)
         .await?;
     Ok(Json(json!({ "status": "ok" })))
+}
+
+/// `POST /v1/miners/deregister`: the miner is leaving (after draining): offline until it
+/// registers or beats again.
+pub async fn deregister(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let miner = authorize(&state, &headers, Role::Miner).await?;
+    coordinator_of(&state)?.deregister(&miner.identity).await?;
+    Ok(Json(json!({ "status": "offline" })))
 }
 
 #[derive(Debug, Deserialize)]

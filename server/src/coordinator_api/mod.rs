@@ -237,6 +237,7 @@ pub fn router() -> Router<AppState> {
         .route("/explorer/receipts", get(explorer::receipts))
         .route("/miners/register", post(miners::register))
         .route("/miners/heartbeat", post(miners::heartbeat))
+        .route("/miners/deregister", post(miners::deregister))
         .route("/miners/poll", post(miners::poll))
         .route("/miners/{job_id}/result", post(miners::result))
         .route("/miners/{job_id}/fail", post(miners::fail))
