@@ -73,6 +73,19 @@ pub async fn json(backend: &str, response: reqwest::Response) -> Result<Value, B
         .map_err(|e| garbled(backend, &e.to_string()))
 }
 
+/// The model names in a model list: each item's first string field among `fields`.
+pub fn model_names(list: &Value, fields: &[&str]) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| fields.iter().find_map(|f| m[*f].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An answer that is not a success: its status and the server's own message, as a failure.
 pub async fn refused(backend: &str, response: reqwest::Response) -> BackendError {
     let status = response.status();

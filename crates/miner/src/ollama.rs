@@ -93,16 +93,7 @@ impl Backend for Ollama {
         Box::pin(async move {
             let request = self.http.get(format!("{}/api/tags", self.base));
             let tags = http::json(NAME, http::send(NAME, &self.base, request).await?).await?;
-            Ok(tags["models"]
-                .as_array()
-                .map(|models| {
-                    models
-                        .iter()
-                        .filter_map(|m| m["name"].as_str().or(m["model"].as_str()))
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default())
+            Ok(http::model_names(&tags["models"], &["name", "model"]))
         })
     }
 

@@ -121,16 +121,7 @@ impl Backend for OpenAi {
         Box::pin(async move {
             let request = self.request(reqwest::Method::GET, "/models");
             let list = http::json(NAME, http::send(NAME, &self.base, request).await?).await?;
-            Ok(list["data"]
-                .as_array()
-                .map(|models| {
-                    models
-                        .iter()
-                        .filter_map(|m| m["id"].as_str())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default())
+            Ok(http::model_names(&list["data"], &["id"]))
         })
     }
 
