@@ -97,8 +97,9 @@ impl BackendError {
     }
 }
 
-/// What a running job tells as it goes: each piece of text as it is generated, and the usage
-/// so far, which stays readable if the job is stopped midway.
+/// What a running job tells as it goes: each piece of text as it is generated, and the tokens
+/// streamed so far, which stay readable if the job is stopped midway (a finished job's
+/// `Output` carries the backend's own count).
 #[derive(Clone, Debug)]
 pub struct Progress {
     pieces: mpsc::UnboundedSender<String>,
@@ -124,13 +125,6 @@ impl Progress {
             usage.completion_tokens += 1;
         }
         let _ = self.pieces.send(piece.to_owned());
-    }
-
-    /// The backend's own count, which replaces the estimate.
-    pub fn set_usage(&self, usage: Usage) {
-        if let Ok(mut u) = self.usage.lock() {
-            *u = usage;
-        }
     }
 
     pub fn usage(&self) -> Usage {
@@ -249,17 +243,12 @@ mod tests {
     }
 
     #[test]
-    fn progress_counts_pieces_until_the_backend_counts() {
+    fn progress_counts_the_pieces_streamed_so_far() {
         let (progress, mut text) = Progress::new();
         progress.text("Hel");
         progress.text("lo");
         assert_eq!(progress.usage().completion_tokens, 2);
         assert_eq!(text.try_recv().ok().as_deref(), Some("Hel"));
-        progress.set_usage(Usage {
-            prompt_tokens: 4,
-            completion_tokens: 1,
-        });
-        assert_eq!(progress.usage().prompt_tokens, 4);
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Backend for LocalEmbeddings {
     fn run<'a>(
         &'a self,
         task: &'a Task,
-        progress: &'a Progress,
+        _progress: &'a Progress,
     ) -> BoxFuture<'a, Result<Output, BackendError>> {
         Box::pin(async move {
             let Task::Embeddings { model, input } = task else {
@@ -142,7 +142,6 @@ impl Backend for LocalEmbeddings {
                 prompt_tokens: tokens,
                 completion_tokens: 0,
             };
-            progress.set_usage(usage);
             Ok(Output::embeddings(MODEL_NAME, embeddings, usage))
         })
     }

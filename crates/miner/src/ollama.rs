@@ -61,7 +61,6 @@ impl Ollama {
                         .as_u64()
                         .unwrap_or(progress.usage().completion_tokens),
                 };
-                progress.set_usage(usage);
                 let reason = chunk["done_reason"].as_str().unwrap_or("stop").to_owned();
                 return Ok((text, reason, usage));
             }
@@ -145,7 +144,6 @@ impl Backend for Ollama {
                         prompt_tokens: answer["prompt_eval_count"].as_u64().unwrap_or(0),
                         completion_tokens: 0,
                     };
-                    progress.set_usage(usage);
                     Ok(Output::embeddings(model, embeddings, usage))
                 }
             }

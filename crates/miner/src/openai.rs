@@ -65,7 +65,6 @@ impl OpenAi {
             };
             if data == "[DONE]" {
                 let usage = usage.unwrap_or_else(|| progress.usage());
-                progress.set_usage(usage);
                 return Ok((text, reason.unwrap_or_else(|| "stop".to_owned()), usage));
             }
             let chunk: Value = serde_json::from_str(data).map_err(|_| http::garbled(NAME, data))?;
@@ -181,7 +180,6 @@ impl Backend for OpenAi {
                     let embeddings = crate::backend::vectors(&vectors, input.len())
                         .ok_or_else(|| http::garbled(NAME, &answer.to_string()))?;
                     let usage = usage_of(&answer["usage"]);
-                    progress.set_usage(usage);
                     Ok(Output::embeddings(model, embeddings, usage))
                 }
             }
