@@ -1,4 +1,4 @@
-//! `aitbc-miner` processes on real backends' protocols (the protocol test servers) against a real server: a streamed generate job paid on chain with its output visible while it streams, backends that cannot be reached or fail reported as failures and refunded, and a client's cancel stopping the model server's stream.
+//! `aitbc-miner` processes on real backends' protocols (the protocol test servers) against a real server: a streamed generate job paid on chain with its output visible while it streams, backends that cannot be reached or fail reported as failures and refunded, and a client's cancel stopping the model server's stream and billing the client for the run until then.
 
 use std::{sync::atomic::Ordering, time::Duration};
 
@@ -149,7 +149,8 @@ async fn a_backend_that_is_unreachable_or_failing_is_reported_as_a_failure_and_r
 }
 
 #[tokio::test]
-async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> {
+async fn a_client_cancel_stops_the_model_servers_stream_and_bills_the_run_so_far()
+-> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let server = stack_server(None, None).await?;
     let (url, script) = ollama_server(Script {
@@ -158,10 +159,12 @@ async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> 
         ..Script::default()
     })
     .await;
-    let _miner = ollama_miner(&http, &server, "miner-cancel", &url, &[]).await?;
+    let miner = ollama_miner(&http, &server, "miner-cancel", &url, &[]).await?;
     let client = Client::new(&http, &server, "client-cancel", 10_000_000).await?;
+    let start = before(&http, &server, &server, &client).await?;
     let payload = json!({ "type": "generate", "model": MODEL, "prompt": "talk" });
     let body = client.job(&http, &server, "long-1", 0, payload).await?;
+    let submitted = std::time::Instant::now();
     client.submit(&http, &server.url, &body).await?;
     job_when(&http, &server, &client, "long-1", "streaming", |job| {
         job["partial"]["output"].is_string()
@@ -173,6 +176,7 @@ async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> 
         .send()
         .await?;
     assert!(canceled.status().is_success(), "{}", canceled.status());
+    let ran_at_most = submitted.elapsed().as_secs_f64();
     eventually(Duration::from_secs(5), "the stream's abort", || async {
         Ok(script.aborted.load(Ordering::SeqCst).then_some(()))
     })
@@ -184,6 +188,31 @@ async fn a_client_cancel_stops_the_model_servers_stream() -> anyhow::Result<()> 
     );
     let job = client.get(&http, &server, "/v1/jobs/long-1").await?;
     assert_eq!(job["state"], "CANCELED", "{job}");
+
+    // The miner reported the usage until the cancel: the client pays for that (the receipt
+    // verifies, the miner got its price, the client the rest), not for the whole job.
+    check_settled(
+        &http,
+        &server,
+        &server,
+        &client,
+        &["long-1".to_owned()],
+        &start,
+        &[("miner-cancel", &miner)],
+    )
+    .await?;
+    let result = client.get(&http, &server, "/v1/jobs/long-1/result").await?;
+    assert_eq!(result["state"], "CANCELED", "{result}");
+    let output = result["result"]["output"].as_str().unwrap_or_default();
+    assert!(
+        !output.is_empty() && output.len() < 200 * "word ".len() && output.starts_with("word "),
+        "the output until the cancel: {output:?}"
+    );
+    let units = result["receipt"]["units"].as_f64().unwrap_or_default();
+    assert!(
+        units > 0.0 && units <= ran_at_most + 1.0,
+        "billed for {units} GPU seconds; the job ran at most {ran_at_most:.2} s before its cancel"
+    );
     Ok(())
 }
 

@@ -190,7 +190,8 @@ async fn coordinator_address(http: &reqwest::Client, server: &Server) -> anyhow:
         .map_err(|e| anyhow::anyhow!("coordinator_address: {e:?}"))
 }
 
-/// Waits until every job in `ids` is completed and its escrow released; then checks each
+/// Waits until every job in `ids` is completed (or canceled while it ran and billed for the
+/// usage until then) and its escrow released; then checks each
 /// receipt verifies and that on chain every miner got its receipts' prices, the coordinator its
 /// fees (less what it paid to send the releases), the client the rest, and no money appeared or
 /// vanished. Returns the number of jobs each miner ran.
@@ -216,7 +217,7 @@ pub(super) async fn check_settled(
                 matches!(
                     job["state"].as_str(),
                     Some("QUEUED" | "RUNNING" | "COMPLETED")
-                ),
+                ) || (job["state"] == "CANCELED" && job["payment_status"] != "refunded"),
                 "job {id} did not complete: {job}"
             );
             if job["payment_status"] != "released" {

@@ -53,6 +53,9 @@ pub struct Config {
     pub challenge_ttl_ms: i64,
     /// How long a browser session lasts.
     pub session_ttl_ms: i64,
+    /// How long after a client cancels a running paid job its miner may still report the usage
+    /// so far (which the client then pays); the escrow waits that long before a full refund.
+    pub usage_grace_ms: i64,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             min_escrow_blocks: 10,
             challenge_ttl_ms: 5 * 60_000,
             session_ttl_ms: 60 * 60_000,
+            usage_grace_ms: 30_000,
         }
     }
 }
@@ -543,6 +547,86 @@ impl Coordinator {
         result: JobResult,
     ) -> Result<Value, Error> {
         let job = self.running_job(miner_id, job_id).await?;
+        let now = self.now();
+        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, &result, now).await?;
+        let finished = self
+            .store
+            .finish(&store::Finish {
+                job_id: job_id.to_owned(),
+                miner_id: miner_id.to_owned(),
+                state: JobState::Completed,
+                result: Some(result.result),
+                metrics: Some(result.metrics),
+                error: None,
+                receipt: Some((receipt_id, receipt.clone(), hash)),
+                now,
+            })
+            .await?;
+        if !finished {
+            return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
+        }
+        // A slot of this miner is free.
+        self.redispatch().await;
+        Ok(receipt)
+    }
+
+    /// The usage of a job its client canceled while it ran on `miner_id`: the output so far and
+    /// a receipt for the GPU time until the cancel, checked and attested like a result's. The
+    /// job stays canceled; its escrow pays the receipt's price and refunds the rest. Taken
+    /// within [`Config::usage_grace_ms`] of the cancel, once.
+    pub async fn report_usage(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+        usage: JobResult,
+    ) -> Result<Value, Error> {
+        let job = self
+            .store
+            .job(job_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("job {job_id}")))?;
+        let (Some(canceled_at), Some(_)) = (job.finished_at, job.started_at) else {
+            return Err(not_canceled_here(&job));
+        };
+        if job.state != JobState::Canceled || job.assigned_miner_id.as_deref() != Some(miner_id) {
+            return Err(not_canceled_here(&job));
+        }
+        let now = self.now();
+        if job.receipt_id.is_some() || now - canceled_at > self.config.usage_grace_ms {
+            return Err(Error::Conflict(format!(
+                "job {job_id}: its usage was reported already or came too late"
+            )));
+        }
+        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, &usage, canceled_at).await?;
+        let taken = self
+            .store
+            .record_usage(&store::Usage {
+                job_id: job_id.to_owned(),
+                miner_id: miner_id.to_owned(),
+                output: usage.result,
+                metrics: usage.metrics,
+                receipt: (receipt_id, receipt.clone(), hash),
+                not_canceled_before: now - self.config.usage_grace_ms,
+                now,
+            })
+            .await?;
+        if !taken {
+            return Err(Error::Conflict(format!(
+                "job {job_id}: its usage was reported already or came too late"
+            )));
+        }
+        Ok(receipt)
+    }
+
+    /// Checks the receipt a miner signed for `job`, which ran until `ended_ms` at the latest,
+    /// and attests it: the receipt's id, the attested receipt and its hash.
+    async fn attest(
+        &self,
+        job: &Job,
+        miner_id: &str,
+        result: &JobResult,
+        ended_ms: i64,
+    ) -> Result<(String, Value, String), Error> {
         let miner = self
             .store
             .miner(miner_id)
@@ -555,6 +639,7 @@ impl Coordinator {
             .ok_or_else(|| invalid("receipt", "register a public_key to sign receipts with"))?;
         let claimed = claim_of(&result.receipt)?;
         let now = self.now();
+        let started_ms = job.started_at.unwrap_or(now);
         let expected = JobReceipt {
             receipt_id: claimed.receipt_id.clone(),
             job_id: job.id.clone(),
@@ -562,13 +647,13 @@ impl Coordinator {
             client: job.client_id.clone(),
             units_ms: claimed.units_ms,
             unit_price: miner.capabilities.price_per_unit,
-            started_at: (job.started_at.unwrap_or(now) / 1_000) as u64,
+            started_at: (started_ms / 1_000) as u64,
             completed_at: claimed.completed_at,
             result_hash: receipt::value_hash(&result.result),
             chain_id: self.config.chain_id.clone(),
         };
-        let elapsed_ms = now - job.started_at.unwrap_or(now);
-        if claimed.units_ms as i64 > elapsed_ms.max(0) + 1_000 {
+        let ran_ms = ended_ms - started_ms;
+        if claimed.units_ms as i64 > ran_ms.max(0) + 1_000 {
             return Err(invalid(
                 "receipt.units",
                 "more GPU time than the job has run",
@@ -604,25 +689,7 @@ impl Coordinator {
         let attestation = receipt::sign(&receipt, &self.key);
         receipt["attestations"] = serde_json::json!([attestation]);
         let hash = receipt::receipt_hash(&receipt).to_hex();
-        let finished = self
-            .store
-            .finish(&store::Finish {
-                job_id: job_id.to_owned(),
-                miner_id: miner_id.to_owned(),
-                state: JobState::Completed,
-                result: Some(result.result),
-                metrics: Some(result.metrics),
-                error: None,
-                receipt: Some((claimed.receipt_id, receipt.clone(), hash)),
-                now,
-            })
-            .await?;
-        if !finished {
-            return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
-        }
-        // A slot of this miner is free.
-        self.redispatch().await;
-        Ok(receipt)
+        Ok((claimed.receipt_id, receipt, hash))
     }
 
     /// A failure reported by the miner running the job.
@@ -749,6 +816,14 @@ pub struct Sweep {
     pub requeued: u64,
     /// Payments that moved on (locked, settled).
     pub settled: usize,
+}
+
+fn not_canceled_here(job: &Job) -> Error {
+    Error::Conflict(format!(
+        "job {} is {} and was not canceled while running on this miner",
+        job.id,
+        job.state.as_str()
+    ))
 }
 
 fn same_body(existing: Job, body_hash: &str) -> Result<Job, Error> {

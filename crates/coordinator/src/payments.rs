@@ -1,4 +1,4 @@
-//! Payments on chain: a paid job comes with an escrow lock its client signed; the coordinator puts it on chain and hands the job out only once it is in a block, then settles it: a release against the receipt when the job completed (the miner gets the price, the coordinator its fee, the client the rest, and the receipt's hash is anchored), a refund otherwise. Every settlement is written down before it is sent, and the chain pays an escrow out only once, so a crash or a retry never pays twice.
+//! Payments on chain: a paid job comes with an escrow lock its client signed; the coordinator puts it on chain and hands the job out only once it is in a block, then settles it: a release against the receipt when the job completed, or was canceled while running and its miner reported the usage so far (the miner gets the price, the coordinator its fee, the client the rest, and the receipt's hash is anchored), a refund otherwise. Every settlement is written down before it is sent, and the chain pays an escrow out only once, so a crash or a retry never pays twice.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -183,6 +183,9 @@ impl Coordinator {
         // One round at a time: settlements take consecutive nonces of the coordinator's key.
         let _turn = self.settling.lock().await;
         let mut changed = 0;
+        // Taken before the jobs are read: a usage report stored after the read came too late
+        // by this time, so a job refunded for want of one never gets one.
+        let round = self.now();
         for job in self.store.paid_jobs_to_watch().await? {
             let (Some(status), Some(mut payment)) = (job.payment_status, job.payment.clone())
             else {
@@ -239,7 +242,9 @@ impl Coordinator {
                         TxState::Unknown => {}
                     }
                 }
-                PaymentStatus::Locked if job.state.is_terminal() => {
+                PaymentStatus::Locked
+                    if job.state.is_terminal() && !self.awaits_usage(&job, round) =>
+                {
                     let settle = self.settlement(&job, &payment, &*ledger).await?;
                     let next = if matches!(settle.tx.body, TxBody::EscrowRelease { .. }) {
                         PaymentStatus::Releasing
@@ -354,8 +359,19 @@ impl Coordinator {
         Ok(tx.sign(&self.key))
     }
 
+    /// Whether `job` was canceled while it ran and its miner may still report the usage so far.
+    fn awaits_usage(&self, job: &Job, now: i64) -> bool {
+        job.state == JobState::Canceled
+            && job.started_at.is_some()
+            && job.receipt_id.is_none()
+            && job
+                .finished_at
+                .is_some_and(|at| now - at <= self.config.usage_grace_ms)
+    }
+
+    /// The release of a completed job, or of a canceled one whose miner reported its usage.
     async fn release_of(&self, job: &Job, payment: &Payment) -> Result<Option<TxBody>, Error> {
-        if job.state != JobState::Completed {
+        if !matches!(job.state, JobState::Completed | JobState::Canceled) {
             return Ok(None);
         }
         let Some(receipt) = self.store.receipts_of(&job.id).await?.pop() else {

@@ -181,6 +181,27 @@ fn text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(Value::to_string)
 }
 
+/// Stores a job's signed receipt (its id, the receipt and its hash).
+async fn insert_receipt(
+    db: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job_id: &str,
+    (receipt_id, receipt, hash): &(String, Value, String),
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(receipt_id)
+    .bind(job_id)
+    .bind(receipt.to_string())
+    .bind(hash)
+    .bind(now)
+    .execute(&mut **db)
+    .await?;
+    Ok(())
+}
+
 /// What a miner's result or failure changes.
 #[derive(Clone, Debug)]
 pub struct Finish {
@@ -192,6 +213,21 @@ pub struct Finish {
     pub error: Option<String>,
     /// The signed receipt, its id and hash (hex), for a completed job.
     pub receipt: Option<(String, Value, String)>,
+    pub now: i64,
+}
+
+/// What a miner reports of a job its client canceled while it ran.
+#[derive(Clone, Debug)]
+pub struct Usage {
+    pub job_id: String,
+    pub miner_id: String,
+    /// The output until the cancel.
+    pub output: Value,
+    pub metrics: Value,
+    /// The signed receipt for the usage, its id and hash (hex).
+    pub receipt: (String, Value, String),
+    /// A job canceled before this (milliseconds) waits no longer for its usage.
+    pub not_canceled_before: i64,
     pub now: i64,
 }
 
@@ -617,18 +653,8 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        if let Some((receipt_id, receipt, hash)) = &finish.receipt {
-            sqlx::query(
-                "INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(receipt_id)
-            .bind(&finish.job_id)
-            .bind(receipt.to_string())
-            .bind(hash)
-            .bind(finish.now)
-            .execute(&mut *db)
-            .await?;
+        if let Some(receipt) = &finish.receipt {
+            insert_receipt(&mut db, &finish.job_id, receipt, finish.now).await?;
         }
         let completed = i64::from(finish.state == JobState::Completed);
         sqlx::query(
@@ -646,6 +672,38 @@ impl Store {
         .bind(&finish.miner_id)
         .execute(&mut *db)
         .await?;
+        db.commit().await?;
+        Ok(true)
+    }
+
+    /// Records the usage of a job canceled while it ran on the reporting miner, once, while its
+    /// escrow still waits for it; `false` otherwise.
+    pub async fn record_usage(&self, usage: &Usage) -> Result<bool, StoreError> {
+        let mut db = self.writer.begin().await?;
+        // The miner's row before the job's, as everywhere (see `heartbeat`).
+        sqlx::query("UPDATE miners SET last_receipt_id = $1 WHERE id = $2")
+            .bind(&usage.receipt.0)
+            .bind(&usage.miner_id)
+            .execute(&mut *db)
+            .await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET result = $1, metrics = $2, receipt_id = $3 \
+             WHERE id = $4 AND state = 'CANCELED' AND assigned_miner_id = $5 \
+             AND started_at IS NOT NULL AND receipt_id IS NULL AND finished_at >= $6 \
+             AND (payment_status IS NULL OR payment_status = 'locked')",
+        )
+        .bind(usage.output.to_string())
+        .bind(usage.metrics.to_string())
+        .bind(&usage.receipt.0)
+        .bind(&usage.job_id)
+        .bind(&usage.miner_id)
+        .bind(usage.not_canceled_before)
+        .execute(&mut *db)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_receipt(&mut db, &usage.job_id, &usage.receipt, usage.now).await?;
         db.commit().await?;
         Ok(true)
     }

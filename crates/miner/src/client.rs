@@ -181,9 +181,34 @@ impl CoordinatorClient {
         metrics: &Value,
         receipt: &Value,
     ) -> Result<Value, ClientError> {
+        self.receipted(job_id, "result", result, metrics, receipt)
+            .await
+    }
+
+    /// Reports the output and usage of a job its client canceled while it ran here, with the
+    /// receipt for the GPU time so far, which the client pays; returns the attested receipt.
+    pub async fn usage(
+        &self,
+        job_id: &str,
+        output: &Value,
+        metrics: &Value,
+        receipt: &Value,
+    ) -> Result<Value, ClientError> {
+        self.receipted(job_id, "usage", output, metrics, receipt)
+            .await
+    }
+
+    async fn receipted(
+        &self,
+        job_id: &str,
+        route: &str,
+        result: &Value,
+        metrics: &Value,
+        receipt: &Value,
+    ) -> Result<Value, ClientError> {
         let answer = self
             .post(
-                &format!("/miners/{job_id}/result"),
+                &format!("/miners/{job_id}/{route}"),
                 &json!({ "result": result, "metrics": metrics, "receipt": receipt }),
                 Duration::from_secs(30),
             )

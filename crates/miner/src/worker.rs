@@ -14,7 +14,7 @@ use types::{
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{
-    backend::{Backend, BackendError, Output, Progress},
+    backend::{Backend, BackendError, Output, Progress, Usage},
     client::{Assigned, ClientError, CoordinatorClient},
     gpu::Gpu,
 };
@@ -136,7 +136,7 @@ impl Miner {
             id = retrying(&stop, "register", || self.client.register(&registration)) => id,
             () = &mut shutdown => return Ok(()),
         };
-        let Some(miner_id) = miner_id? else {
+        let Some(miner_id) = miner_id.map_err(|e| anyhow::anyhow!("register: {e}"))? else {
             return Ok(());
         };
         tracing::info!(
@@ -184,7 +184,7 @@ async fn retrying<T, F, Fut>(
     stop: &watch::Receiver<bool>,
     what: &str,
     mut call: F,
-) -> anyhow::Result<Option<T>>
+) -> Result<Option<T>, ClientError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
@@ -205,7 +205,7 @@ where
                     _ = stop.wait_for(|s| *s) => return Ok(None),
                 }
             }
-            Err(e) => return Err(anyhow::anyhow!("{what}: {e}")),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -232,8 +232,12 @@ fn partial_of(text: &str) -> Value {
 /// How a backend run ended.
 enum Ran {
     Done(Result<Output, BackendError>),
-    /// The coordinator refused the output so far: the job no longer runs here.
-    Withdrawn(String),
+    /// The coordinator refused the output so far: the job no longer runs here. With the output
+    /// until then.
+    Withdrawn {
+        why: String,
+        output: String,
+    },
     TimedOut,
 }
 
@@ -329,7 +333,7 @@ impl Worker {
                         // 404 or 409: the job no longer runs here (canceled, expired, given
                         // to another miner).
                         Err(ClientError::Refused { status: 404 | 409, code, message }) => {
-                            return Ran::Withdrawn(format!("{code}: {message}"));
+                            return Ran::Withdrawn { why: format!("{code}: {message}"), output: text };
                         }
                         // Any other refusal is about the update, not the job: the job goes
                         // on without further updates.
@@ -351,25 +355,12 @@ impl Worker {
         let (progress, pieces) = Progress::new();
         let ran = self.execute(&job, &progress, pieces).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let usage = progress.usage();
-        let outcome = match ran {
-            Ran::Done(outcome) => outcome,
-            Ran::TimedOut => Err(BackendError::new(
-                "TIMEOUT",
-                format!(
-                    "the job ran past this miner's limit of {} s and was stopped",
-                    self.config.job_timeout.as_secs()
-                ),
-            )),
-            Ran::Withdrawn(why) => {
-                tracing::info!(
-                    job_id = job.job_id,
-                    duration_ms,
-                    completion_tokens = usage.completion_tokens,
-                    "stopped: the coordinator withdrew the job ({why})"
-                );
-                return;
-            }
+        let metrics = |usage: &Usage| {
+            json!({
+                "duration_ms": duration_ms,
+                "usage": usage,
+                "backend": self.backend.name(),
+            })
         };
         // A report must reach the coordinator even while the miner drains, so it is retried
         // regardless of the stop signal, for as long as the coordinator could still take it.
@@ -378,48 +369,72 @@ impl Worker {
             tokio::time::sleep(REPORT_PATIENCE).await;
             let _ = give_up.send(true);
         });
-        let reported = match outcome {
-            Ok(output) => {
+        let failure = |error: BackendError| {
+            let metrics = metrics(&progress.usage());
+            let never = never.clone();
+            let job_id = job.job_id.as_str();
+            async move {
+                retrying(&never, "fail", || {
+                    self.client
+                        .fail(job_id, &error.code, &error.message, &metrics)
+                })
+                .await
+                .map(|sent| sent.map(|()| "failed".to_owned()))
+            }
+        };
+        let reported = match ran {
+            Ran::Done(Ok(output)) => {
                 let receipt = self.receipt(&job, &output.result, duration_ms);
-                let metrics = json!({
-                    "duration_ms": duration_ms,
-                    "usage": output.usage,
-                    "backend": self.backend.name(),
-                });
+                let metrics = metrics(&output.usage);
                 let sent = retrying(&never, "result", || {
                     self.client
                         .result(&job.job_id, &output.result, &metrics, &receipt)
                 })
                 .await;
                 match sent {
-                    Ok(Some(_)) => Ok(Some("completed")),
-                    Ok(None) => Ok(None),
+                    Ok(sent) => Ok(sent.map(|_| "completed".to_owned())),
+                    // The job stopped running here before it finished; if its client canceled
+                    // it, the client pays for the run until then.
+                    Err(ClientError::Refused { status: 409, .. }) => self
+                        .report_usage(&job, &output.result, &metrics, &receipt, &never)
+                        .await
+                        .map(|sent| sent.map(|()| "canceled while running; usage reported".into())),
                     // The result itself was refused (too large, a receipt the coordinator will
                     // not attest): the job failed, and the coordinator must hear so rather than
                     // keep it running on this miner.
                     Err(refusal) => {
-                        let message = format!("the coordinator refused the result: {refusal}");
-                        retrying(&never, "fail", || {
-                            self.client
-                                .fail(&job.job_id, "RESULT_REFUSED", &message, &metrics)
-                        })
+                        failure(BackendError::new(
+                            "RESULT_REFUSED",
+                            format!("the coordinator refused the result: {refusal}"),
+                        ))
                         .await
-                        .map(|sent| sent.map(|()| "failed: result refused"))
                     }
                 }
             }
-            Err(error) => {
-                let metrics = json!({
-                    "duration_ms": duration_ms,
-                    "usage": usage,
-                    "backend": self.backend.name(),
-                });
-                retrying(&never, "fail", || {
-                    self.client
-                        .fail(&job.job_id, &error.code, &error.message, &metrics)
-                })
+            Ran::Done(Err(error)) => failure(error).await,
+            Ran::TimedOut => {
+                failure(BackendError::new(
+                    "TIMEOUT",
+                    format!(
+                        "the job ran past this miner's limit of {} s and was stopped",
+                        self.config.job_timeout.as_secs()
+                    ),
+                ))
                 .await
-                .map(|sent| sent.map(|()| "failed"))
+            }
+            Ran::Withdrawn { why, output } => {
+                let usage = progress.usage();
+                tracing::info!(
+                    job_id = job.job_id,
+                    duration_ms,
+                    completion_tokens = usage.completion_tokens,
+                    "stopped: the coordinator withdrew the job ({why})"
+                );
+                let output = json!({ "output": output });
+                let receipt = self.receipt(&job, &output, duration_ms);
+                self.report_usage(&job, &output, &metrics(&usage), &receipt, &never)
+                    .await
+                    .map(|sent| sent.map(|()| "usage until the stop reported".into()))
             }
         };
         deadline.abort();
@@ -430,10 +445,27 @@ impl Worker {
                 "report given up after {} s without a coordinator",
                 REPORT_PATIENCE.as_secs()
             ),
-            // Refused: the job was taken from this miner meanwhile (its lease lapsed, the
-            // client canceled it, it expired); nothing to do but say so.
+            // Refused: the job was taken from this miner meanwhile (its lease lapsed, it
+            // expired, it was canceled too long ago); nothing to do but say so.
             Err(e) => tracing::warn!(job_id = job.job_id, "report not taken: {e}"),
         }
+    }
+
+    /// Reports the usage of a job that stopped running here: the coordinator takes it when the
+    /// client canceled the job, and refuses it when the job went elsewhere or expired.
+    async fn report_usage(
+        &self,
+        job: &Assigned,
+        output: &Value,
+        metrics: &Value,
+        receipt: &Value,
+        never: &watch::Receiver<bool>,
+    ) -> Result<Option<()>, ClientError> {
+        retrying(never, "usage", || {
+            self.client.usage(&job.job_id, output, metrics, receipt)
+        })
+        .await
+        .map(|sent| sent.map(drop))
     }
 
     /// The receipt for `job`, signed with this miner's key.

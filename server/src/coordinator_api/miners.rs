@@ -111,6 +111,21 @@ pub async fn result(
     Ok(Json(json!({ "status": "ok", "receipt": receipt })))
 }
 
+/// `POST /v1/miners/{job_id}/usage`: the output so far and a signed receipt for the GPU time
+/// until the client canceled the job; answers with the attested receipt, which the client pays.
+pub async fn usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(job_id): ApiPath<String>,
+    ApiJson(usage): ApiJson<JobResult>,
+) -> Result<Json<Value>, ApiError> {
+    let miner = authorize(&state, &headers, Role::Miner).await?;
+    let receipt = coordinator_of(&state)?
+        .report_usage(&miner.identity, &job_id, usage)
+        .await?;
+    Ok(Json(json!({ "status": "ok", "receipt": receipt })))
+}
+
 /// `POST /v1/miners/{job_id}/fail`.
 pub async fn fail(
     State(state): State<AppState>,

@@ -241,6 +241,7 @@ pub fn router() -> Router<AppState> {
         .route("/miners/poll", post(miners::poll))
         .route("/miners/{job_id}/result", post(miners::result))
         .route("/miners/{job_id}/fail", post(miners::fail))
+        .route("/miners/{job_id}/usage", post(miners::usage))
         .route("/miners/{job_id}/progress", post(miners::progress))
         .route(
             "/marketplace/offers",

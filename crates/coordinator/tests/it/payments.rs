@@ -360,6 +360,127 @@ async fn cancel_and_expiry_refund_and_a_lost_miner_is_paid_only_once() -> anyhow
         .await?;
         assert_eq!(chain.balance(canceled.address()).await, 0, "{}", db.name);
 
+        // Canceled while running: the miner reports its usage until the cancel and is paid for
+        // that; the client gets the rest back.
+        let partway = TestMiner::new("partway", 6);
+        let payout = Address::of(&partway.key.public_key());
+        let mut registration = partway.registration("A100", &[], 1_000_000);
+        registration.payout_address = Some(payout.to_string());
+        coord.register(&partway.id, registration).await?;
+        let running = submit_paid("cancel-running", None).await?;
+        settle_until(&coord, "cancel-running locked", async || {
+            status("cancel-running").await == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        let assigned = coord.poll(&partway.id, Duration::ZERO).await?.expect("job");
+        let before_client = chain.balance(client_address).await;
+        clock.advance(1_500);
+        coord.cancel("alice", "cancel-running").await?;
+        clock.advance(200);
+        let now = (clock.now() / 1_000) as u64;
+        let output = json!({"output": "half an ans"});
+        let refused = coord
+            .report_usage(
+                &partway.id,
+                "cancel-running",
+                partway.result(&assigned, output.clone(), 3_000, now),
+            )
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(coordinator::Error::Invalid {
+                    field: "receipt.units",
+                    ..
+                })
+            ),
+            "GPU time past the cancel was billed: {refused:?}"
+        );
+        let stranger = TestMiner::new("stranger", 7);
+        coord
+            .register(&stranger.id, stranger.registration("A100", &[], 1_000_000))
+            .await?;
+        let refused = coord
+            .report_usage(
+                &stranger.id,
+                "cancel-running",
+                stranger.result(&assigned, output.clone(), 1_000, now),
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(coordinator::Error::Conflict(_))),
+            "another miner's usage was taken: {refused:?}"
+        );
+        let usage = partway.result(&assigned, output.clone(), 1_500, now);
+        let receipt = coord
+            .report_usage(&partway.id, "cancel-running", usage.clone())
+            .await?;
+        assert_eq!(receipt["price_base_units"], 1_500_000, "1.5 s at 1 AITBC/s");
+        assert!(
+            coord
+                .report_usage(&partway.id, "cancel-running", usage)
+                .await
+                .is_err(),
+            "usage taken twice"
+        );
+        settle_until(&coord, "cancel-running released", async || {
+            status("cancel-running").await == Some(PaymentStatus::Released)
+        })
+        .await?;
+        let job = coord.client_job("alice", "cancel-running").await?;
+        assert_eq!(job.state, JobState::Canceled, "{}", db.name);
+        assert_eq!(job.result, Some(output), "the output until the cancel");
+        assert_eq!(chain.balance(payout).await, 1_500_000, "{}", db.name);
+        assert_eq!(chain.balance(running.address()).await, 0);
+        // 4 locked: 1.5 to the miner, 0.075 (5 %) to the coordinator, the rest back.
+        assert_eq!(
+            chain.balance(client_address).await,
+            before_client + 4_000_000 - 1_500_000 - 75_000
+        );
+        let receipt_hash = types::receipt::receipt_hash(&receipt);
+        assert!(
+            chain.node.store().receipt(&receipt_hash).await?.is_some(),
+            "the usage receipt is not anchored"
+        );
+
+        // Canceled while running, and the miner never says how far it got: the escrow waits
+        // for the usage as long as the grace lasts, then goes back whole.
+        let silent = submit_paid("cancel-silent", None).await?;
+        settle_until(&coord, "cancel-silent locked", async || {
+            status("cancel-silent").await == Some(PaymentStatus::Locked)
+        })
+        .await?;
+        let assigned = coord.poll(&partway.id, Duration::ZERO).await?.expect("job");
+        assert_eq!(assigned.job_id, "cancel-silent");
+        clock.advance(1_000);
+        coord.cancel("alice", "cancel-silent").await?;
+        for _ in 0..3 {
+            coord.sweep().await?;
+        }
+        assert_eq!(
+            status("cancel-silent").await,
+            Some(PaymentStatus::Locked),
+            "refunded while the miner could still report its usage"
+        );
+        clock.advance(coord.config().usage_grace_ms + 1);
+        settle_until(&coord, "cancel-silent refunded", async || {
+            status("cancel-silent").await == Some(PaymentStatus::Refunded)
+        })
+        .await?;
+        assert_eq!(chain.balance(silent.address()).await, 0);
+        let now = (clock.now() / 1_000) as u64;
+        let late = coord
+            .report_usage(
+                &partway.id,
+                "cancel-silent",
+                partway.result(&assigned, json!({}), 1_000, now),
+            )
+            .await;
+        assert!(
+            matches!(late, Err(coordinator::Error::Conflict(_))),
+            "usage after the refund was taken: {late:?}"
+        );
+
         // Expired with nobody to run it: refunded.
         let expired = submit_paid("expire-me", Some(30)).await?;
         settle_until(&coord, "expire-me locked", async || {
