@@ -99,6 +99,14 @@ pub struct Config {
     /// Serve the APIs only, no pages: how `aitbc node run` runs a node on its own.
     #[arg(long, env = "AITBC_API_ONLY")]
     pub api_only: bool,
+
+    /// Run no wallet daemon (its API under `/wallet/v1/` then answers 503).
+    #[arg(long, env = "AITBC_NO_WALLET")]
+    pub no_wallet: bool,
+
+    /// Let other machines use the wallet daemon; by default it serves loopback callers only.
+    #[arg(long, env = "AITBC_WALLET_ALLOW_REMOTE")]
+    pub wallet_allow_remote: bool,
 }
 
 impl Config {

@@ -9,6 +9,7 @@ mod health;
 mod request_id;
 mod rpc;
 mod shutdown;
+mod wallet_api;
 mod web;
 
 use std::{
@@ -57,6 +58,8 @@ pub struct AppState {
     pub coordinator: Option<coordinator::Coordinator>,
     /// The coordinator API's rate limits.
     pub(crate) limits: Arc<coordinator_api::Limits>,
+    /// The wallet daemon this server runs, if any.
+    pub wallet: Option<Arc<wallet_api::Daemon>>,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             faucet: None,
             storage_probe: Arc::default(),
             coordinator: None,
+            wallet: None,
         }
     }
 
@@ -128,6 +132,10 @@ pub fn app(state: AppState) -> Router {
             .nest(prefix, api)
             .route(&format!("{prefix}/"), any(api::route_not_found));
     }
+    // The wallet daemon shares `/wallet` with the wallet's page: only its API paths are claimed.
+    router = router
+        .nest("/wallet", wallet_api::router(&state))
+        .route("/wallet/v1/{*rest}", any(api::route_not_found));
     let api_only = state.config.api_only;
     let node = state.node.clone();
     let coordinator = state.coordinator.clone();
@@ -186,17 +194,39 @@ pub async fn run(
     )
     .await?;
     let mut state = AppState::new(config);
+    let wants_chain = coordinator_key.is_some() || !state.config.no_wallet;
+    let rpc = match (&node, &state.config.chain_rpc) {
+        (None, Some(url)) if wants_chain => Some(Arc::new(
+            coordinator::rpc_ledger::RpcLedger::connect(url)
+                .await
+                .with_context(|| format!("cannot reach the chain node at {url}"))?,
+        )),
+        _ => None,
+    };
     // The chain the coordinator pays through: the node in this process, or one over its RPC.
-    let ledger: Option<std::sync::Arc<dyn coordinator::ledger::Ledger>> =
-        match (&node, &state.config.chain_rpc) {
-            (Some((node, _)), _) => Some(std::sync::Arc::new(node.clone())),
-            (None, Some(url)) if coordinator_key.is_some() => Some(std::sync::Arc::new(
-                coordinator::rpc_ledger::RpcLedger::connect(url)
-                    .await
-                    .with_context(|| format!("cannot reach the chain node at {url}"))?,
-            )),
-            (None, _) => None,
+    let ledger: Option<Arc<dyn coordinator::ledger::Ledger>> = match (&node, &rpc) {
+        (Some((node, _)), _) => Some(Arc::new(node.clone())),
+        (None, Some(rpc)) if coordinator_key.is_some() => Some(rpc.clone()),
+        _ => None,
+    };
+    if !state.config.no_wallet {
+        let chain = match (&node, rpc) {
+            (Some((node, _)), _) => Some(wallet_api::WalletChain::Node(node.clone())),
+            (None, Some(rpc)) => Some(wallet_api::WalletChain::Rpc(rpc)),
+            (None, None) => None,
         };
+        let folder = state.config.data_dir.join("wallet");
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        let daemon = wallet_api::Daemon::open(
+            &folder.join("wallets.db"),
+            chain,
+            state.config.wallet_allow_remote,
+        )
+        .await
+        .context("cannot open the wallet daemon's database")?;
+        state.wallet = Some(Arc::new(daemon));
+    }
     let chain_id = ledger
         .as_ref()
         .map_or_else(|| chain_node::DEVNET_CHAIN_ID.to_owned(), |l| l.chain_id());

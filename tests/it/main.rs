@@ -11,3 +11,4 @@ mod hydration;
 mod inference;
 mod miners;
 mod network;
+mod wallet_daemon;

@@ -166,20 +166,31 @@ pub async fn funded_key(
     server: &Server,
     amount: u64,
 ) -> anyhow::Result<SecretKey> {
-    let treasury = treasury(server)?;
     let key = SecretKey::from_seed(&rand::random());
+    fund(http, server, Address::of(&key.public_key()), amount).await?;
+    Ok(key)
+}
+
+/// Sends `amount` base units from the treasury to `to` and waits until it lands.
+pub async fn fund(
+    http: &reqwest::Client,
+    server: &Server,
+    to: Address,
+    amount: u64,
+) -> anyhow::Result<()> {
+    let treasury = treasury(server)?;
     let (_, nonce) = account(http, server, &Address::of(&treasury.public_key())).await?;
     let tx = signed(
         &chain_id(http, server).await?,
         &treasury,
         nonce,
         TxBody::Transfer {
-            to: Address::of(&key.public_key()),
+            to,
             amount: Amount(amount),
         },
     );
     included(http, server, &send(http, server, &tx).await?).await?;
-    Ok(key)
+    Ok(())
 }
 
 /// The escrow lock paying for job `job_id` with `amount` base units from `client`: it names the

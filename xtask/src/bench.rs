@@ -25,6 +25,10 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     run(Command::new("cargo")
         .args(["bench", "-p", "chain", "--bench", "chain"])
         .current_dir(sh::root()))?;
+    eprintln!("wallet keystore, in process (criterion)");
+    run(Command::new("cargo")
+        .args(["bench", "-p", "wallet", "--bench", "keystore"])
+        .current_dir(sh::root()))?;
 
     let build = Build::new(true);
     build.site()?;

@@ -57,6 +57,8 @@ pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
         sign_in_domains: Vec::new(),
         no_coordinator: false,
         api_only: true,
+        no_wallet: true,
+        wallet_allow_remote: false,
     }
     .validated()?;
     crate::serve(config)

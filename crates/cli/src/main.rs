@@ -1,7 +1,8 @@
-//! The `aitbc` command: `aitbc devnet` writes a development chain, `aitbc node run` runs a chain node on its own and `aitbc coordinator run` the coordinator on its own; the wallet commands arrive with their issue.
+//! The `aitbc` command: `aitbc devnet` writes a development chain, `aitbc node run` runs a chain node on its own, `aitbc coordinator run` the coordinator on its own and `aitbc wallet daemon` the wallet daemon on its own.
 
 mod coordinator;
 mod node;
+mod wallet;
 
 use std::path::PathBuf;
 
@@ -38,6 +39,11 @@ enum Command {
     Coordinator {
         #[command(subcommand)]
         command: coordinator::CoordinatorCommand,
+    },
+    /// Wallet commands.
+    Wallet {
+        #[command(subcommand)]
+        command: wallet::WalletCommand,
     },
 }
 
@@ -85,5 +91,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Node { command } => node::run(command),
         Command::Coordinator { command } => coordinator::run(command),
+        Command::Wallet { command } => wallet::run(command),
     }
 }

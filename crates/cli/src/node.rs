@@ -62,6 +62,8 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         sign_in_domains: Vec::new(),
         no_coordinator: true,
         api_only: true,
+        no_wallet: true,
+        wallet_allow_remote: false,
     }
     .validated()?;
     crate::serve(config)

@@ -61,7 +61,9 @@ impl RpcLedger {
         Ok(ledger)
     }
 
-    async fn get(&self, path: &str) -> Result<Value, LedgerError> {
+    /// Reads `path` of the node's RPC (`/rpc/…`) as JSON; what the wallet daemon on its own
+    /// reads balances and histories with.
+    pub async fn get(&self, path: &str) -> Result<Value, LedgerError> {
         let response = self
             .http
             .get(format!("{}{path}", self.base))

@@ -42,7 +42,12 @@ pub async fn address(
 ) -> Result<Json<Value>, ApiError> {
     let node = node_of(&state)?;
     let address = address_param(&address)?;
-    let page = page.checked()?;
+    overview(node, address, page.checked()?).await.map(Json)
+}
+
+/// An address's balance, nonce and a page of its history, as `GET /rpc/address/…` answers (the
+/// wallet daemon reads it too).
+pub async fn overview(node: &chain::Node, address: Address, page: Page) -> Result<Value, ApiError> {
     let account = node.account(&address).await;
     let history = node
         .store()
@@ -70,7 +75,7 @@ pub async fn address(
         item["counterparty"] = json!(counterparty);
         items.push(item);
     }
-    Ok(Json(json!({
+    Ok(json!({
         "address": address.to_string(),
         "balance": account.balance.0,
         "balance_aitbc": account.balance.to_decimal(),
@@ -81,7 +86,7 @@ pub async fn address(
         "total": history.total,
         "limit": page.limit,
         "offset": page.offset,
-    })))
+    }))
 }
 
 /// `GET /rpc/accounts/{address}/proof`: the account and its Merkle path to the head's state root.

@@ -16,8 +16,10 @@ use axum::{
 };
 use chain::Node;
 
+pub(crate) use accounts::overview;
 pub use faucet::Faucet;
 pub use node::chain_metrics;
+pub(crate) use views::Page;
 pub use views::rfc3339;
 
 use crate::{ApiError, AppState};

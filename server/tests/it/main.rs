@@ -31,6 +31,8 @@ fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
         sign_in_domains: Vec::new(),
         no_coordinator: true,
         api_only: false,
+        no_wallet: false,
+        wallet_allow_remote: false,
     }
 }
 
