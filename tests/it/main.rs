@@ -11,4 +11,5 @@ mod hydration;
 mod inference;
 mod miners;
 mod network;
+mod wallet_browser;
 mod wallet_daemon;

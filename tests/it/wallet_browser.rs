@@ -1,0 +1,178 @@
+//! The browser wallet in a real Chromium against a real server: a wallet created on /wallet/ (its phrase shown once and confirmed), funded by the faucet, a transfer to its second account previewed, confirmed and seen in a block; after a reload it unlocks to the same state; and the browser's storage holds ciphertext only.
+
+use std::time::Duration;
+
+use tests::{Browser, Server, stack};
+use types::Address;
+use wallet::{Keystore, Mnemonic, Secret};
+
+const PASSWORD: &str = "browser wallet password";
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wallet_made_in_the_browser_receives_sends_and_survives_a_reload() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = Server::start().await?;
+    let browser = Browser::launch(1280, 900).await?;
+    let tab = browser.open(&server.at("/wallet/")).await?;
+    tab.hydrated().await?;
+
+    // Create: two passwords, the phrase shown once, two of its words asked back.
+    tab.type_into("#create-password", PASSWORD).await?;
+    tab.type_into("#create-password-again", PASSWORD).await?;
+    tab.click("#create-submit").await?;
+    tab.wait_for(
+        "document.querySelectorAll('#wallet-mnemonic li').length === 12",
+        WAIT,
+    )
+    .await?;
+    let words: Vec<String> = tab
+        .eval("[...document.querySelectorAll('#wallet-mnemonic li')].map(li => li.dataset.word)")
+        .await?;
+    let phrase = words.join(" ");
+    let mnemonic = Mnemonic::parse(&phrase)?;
+    tab.click("#mnemonic-saved").await?;
+    for input in ["#confirm-word-1", "#confirm-word-2"] {
+        let position: usize = tab
+            .eval::<String>(&format!(
+                "document.querySelector('{input}').dataset.position"
+            ))
+            .await?
+            .parse()?;
+        tab.type_into(input, &words[position - 1]).await?;
+    }
+    tab.click("#confirm-submit").await?;
+    tab.wait_for("document.querySelector('#wallet-address') !== null", WAIT)
+        .await?;
+    let first: Address = tab
+        .text("#wallet-address")
+        .await?
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // The page's first account is the phrase's account 0.
+    let secret = Secret::mnemonic(&mnemonic);
+    assert_eq!(first, secret.account(0)?.address());
+    assert!(
+        tab.eval::<bool>("document.querySelector('#wallet-qr svg') !== null")
+            .await?,
+        "no QR code for the address"
+    );
+
+    // Funded by the faucet: 100 AITBC.
+    tab.click("#wallet-faucet").await?;
+    tab.wait_for(
+        "document.querySelector('#wallet-balance').dataset.baseUnits === '100000000'",
+        WAIT,
+    )
+    .await?;
+
+    // A second account, then a transfer to it from the first.
+    tab.click("#account-add").await?;
+    tab.wait_for(
+        "document.querySelectorAll('#account-select option').length === 2",
+        WAIT,
+    )
+    .await?;
+    let second: Address = tab
+        .eval::<String>(
+            "document.querySelector('#account-select option[value=\"1\"]').dataset.address",
+        )
+        .await?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert_eq!(second, secret.account(1)?.address());
+    tab.type_into("#send-to", &second.to_string()).await?;
+    tab.type_into("#send-amount", "12.5").await?;
+    tab.click("#send-review").await?;
+    tab.wait_for("document.querySelector('#send-preview') !== null", WAIT)
+        .await?;
+    let fee: u64 = tab
+        .eval::<String>("document.querySelector('#send-preview').dataset.fee")
+        .await?
+        .parse()?;
+    assert!(fee > 0);
+    tab.click("#send-confirm").await?;
+    tab.wait_for(
+        "document.querySelector('#send-status')?.dataset.status === 'included'",
+        WAIT,
+    )
+    .await?;
+    let left = 100_000_000 - 12_500_000 - fee;
+    tab.wait_for(
+        &format!("document.querySelector('#wallet-balance').dataset.baseUnits === '{left}'"),
+        WAIT,
+    )
+    .await?;
+    assert_eq!(stack::account(&http, &server, &second).await?.0, 12_500_000);
+    tab.wait_for(
+        "document.querySelectorAll('#wallet-history li').length === 2",
+        WAIT,
+    )
+    .await?;
+
+    // What the browser stores: the keystore (it opens with the password to this phrase) and the
+    // account count; no word of the phrase, no key.
+    let stored: String = tab
+        .eval("JSON.stringify(Object.assign({}, localStorage))")
+        .await?;
+    for pair in words.windows(2) {
+        assert!(
+            !stored.contains(&pair.join(" ")),
+            "the phrase is in the browser's storage"
+        );
+    }
+    for word in &words {
+        assert!(
+            !stored.contains(&format!("\\\"{word}\\\"")),
+            "{word} stored"
+        );
+    }
+    for index in 0..2 {
+        let seed = hex::encode(secret.account(index)?.key.seed());
+        assert!(!stored.contains(&seed), "a key is in the browser's storage");
+    }
+    let kept: serde_json::Value = serde_json::from_str(
+        &tab.eval::<String>("localStorage.getItem('aitbc-wallet')")
+            .await?,
+    )?;
+    assert_eq!(kept["accounts"], 2);
+    let keystore: Keystore = serde_json::from_value(kept["keystore"].clone())?;
+    assert_eq!(keystore.open(PASSWORD)?, secret);
+
+    // Reloaded: locked; the password opens the same wallet with both accounts and the balance.
+    let tab = browser.open(&server.at("/wallet/")).await?;
+    tab.hydrated().await?;
+    tab.wait_for("document.querySelector('#unlock-password') !== null", WAIT)
+        .await?;
+    assert_eq!(tab.text("#locked-address").await?.trim(), first.to_string());
+    tab.type_into("#unlock-password", "not the password")
+        .await?;
+    tab.click("#unlock-submit").await?;
+    tab.wait_for(
+        "document.querySelector('#wallet-error')?.textContent.includes('wrong password')",
+        WAIT,
+    )
+    .await?;
+    tab.eval::<serde_json::Value>("document.querySelector('#unlock-password').value = ''")
+        .await
+        .ok();
+    tab.type_into("#unlock-password", PASSWORD).await?;
+    tab.click("#unlock-submit").await?;
+    tab.wait_for("document.querySelector('#wallet-address') !== null", WAIT)
+        .await?;
+    assert_eq!(tab.text("#wallet-address").await?.trim(), first.to_string());
+    tab.wait_for(
+        "document.querySelectorAll('#account-select option').length === 2",
+        WAIT,
+    )
+    .await?;
+    tab.wait_for(
+        &format!("document.querySelector('#wallet-balance').dataset.baseUnits === '{left}'"),
+        WAIT,
+    )
+    .await?;
+    let problems = tab.problems();
+    assert!(problems.is_empty(), "console problems: {problems:#?}");
+    Ok(())
+}
