@@ -6,6 +6,7 @@ mod coordinator;
 mod crash;
 mod explorer;
 mod explorer_pages;
+mod extension;
 mod http;
 mod hydration;
 mod inference;

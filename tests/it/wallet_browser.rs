@@ -54,7 +54,7 @@ async fn a_wallet_made_in_the_browser_receives_sends_and_survives_a_reload() -> 
     let secret = Secret::mnemonic(&mnemonic);
     assert_eq!(first, secret.account(0)?.address());
     assert!(
-        tab.eval::<bool>("document.querySelector('#wallet-qr svg') !== null")
+        tab.eval::<bool>("document.querySelector('#wallet-qr').naturalWidth >= 160")
             .await?,
         "no QR code for the address"
     );

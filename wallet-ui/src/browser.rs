@@ -17,30 +17,30 @@ const KEY: &str = "aitbc-wallet";
 
 /// `N` bytes from the browser's cryptographic random source.
 pub fn random<const N: usize>() -> Option<[u8; N]> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         let mut bytes = [0u8; N];
         let crypto = web_sys::window()?.crypto().ok()?;
         crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
         Some(bytes)
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     None
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
 /// The stored wallet, if this browser holds one.
 pub fn load() -> Option<Stored> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         let text = storage()?.get_item(KEY).ok()??;
         serde_json::from_str(&text).ok()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = KEY;
         None
@@ -49,14 +49,14 @@ pub fn load() -> Option<Stored> {
 
 /// Keeps `stored`; false if the browser refused (private mode, storage full).
 pub fn save(stored: &Stored) -> bool {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         let Ok(text) = serde_json::to_string(stored) else {
             return false;
         };
         storage().is_some_and(|s| s.set_item(KEY, &text).is_ok())
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = stored;
         false
@@ -65,7 +65,7 @@ pub fn save(stored: &Stored) -> bool {
 
 /// Removes the stored wallet.
 pub fn forget() {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     if let Some(storage) = storage() {
         let _ = storage.remove_item(KEY);
     }
@@ -73,33 +73,51 @@ pub fn forget() {
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> f64 {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         js_sys::Date::now()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     0.0
 }
 
-/// `GET path` of this origin as JSON.
+#[cfg(feature = "browser")]
+thread_local! {
+    /// Where the chain's RPC is: empty on the page (its own origin), a node's URL in the
+    /// extension's popup.
+    static BASE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Sends the RPC calls to the node at `url` rather than to this page's origin.
+#[cfg(feature = "csr")]
+pub fn set_base(url: &str) {
+    BASE.with(|b| *b.borrow_mut() = url.trim_end_matches('/').to_owned());
+}
+
+#[cfg(feature = "browser")]
+fn at(path: &str) -> String {
+    BASE.with(|b| format!("{}{path}", b.borrow()))
+}
+
+/// `GET path` of the chain's RPC as JSON.
 pub async fn get(path: &str) -> Result<Value, String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
-        let response = gloo_net::http::Request::get(path)
+        let response = gloo_net::http::Request::get(&at(path))
             .send()
             .await
             .map_err(|e| format!("the server cannot be reached: {e}"))?;
         answer(response).await
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     Err(format!("{path}: only in the browser"))
 }
 
-/// `POST path` of this origin with a JSON body.
+/// `POST path` of the chain's RPC with a JSON body.
 pub async fn post(path: &str, body: &Value) -> Result<Value, String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
-        let response = gloo_net::http::Request::post(path)
+        let response = gloo_net::http::Request::post(&at(path))
             .json(body)
             .map_err(|e| e.to_string())?
             .send()
@@ -107,7 +125,7 @@ pub async fn post(path: &str, body: &Value) -> Result<Value, String> {
             .map_err(|e| format!("the server cannot be reached: {e}"))?;
         answer(response).await
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = body;
         Err(format!("{path}: only in the browser"))
@@ -115,7 +133,7 @@ pub async fn post(path: &str, body: &Value) -> Result<Value, String> {
 }
 
 /// A response's JSON, or the message of its structured error.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 async fn answer(response: gloo_net::http::Response) -> Result<Value, String> {
     let ok = response.ok();
     let status = response.status();
@@ -131,7 +149,7 @@ async fn answer(response: gloo_net::http::Response) -> Result<Value, String> {
 
 /// The text of the file chosen in the file input of `event`.
 pub async fn chosen_file(event: &leptos::ev::Event) -> Option<String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use wasm_bindgen::JsCast;
         let input: web_sys::HtmlInputElement = event.target()?.dyn_into().ok()?;
@@ -141,7 +159,7 @@ pub async fn chosen_file(event: &leptos::ev::Event) -> Option<String> {
             .ok()?;
         text.as_string()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = event;
         None

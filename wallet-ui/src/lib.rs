@@ -1,6 +1,8 @@
 //! The browser wallet at `/wallet/` (later also the Firefox extension's popup): create a wallet (a recovery phrase shown once, then two of its words asked back), import one (a phrase or a keystore file), unlock it with its password, several accounts, balance and history kept live, send with a preview and a confirmation, receive (address and QR code), export the encrypted keystore, and lock by hand or after five idle minutes. Keys are generated, encrypted and used only in this page (WASM): the browser's storage holds the keystore (ciphertext) and the number of accounts, and nothing secret leaves the page.
 
+mod approve;
 mod browser;
+mod host;
 mod open;
 
 use leptos::prelude::*;
@@ -136,6 +138,27 @@ impl WalletState {
         self.stored.set(Some(stored.clone()));
         self.open(secret, &stored);
     }
+}
+
+/// Starts the wallet in the extension's popup: RPC calls go to `node`, `request` is the site's
+/// request it was opened for (or null), and `bridge` sends messages to the background
+/// (`browser.runtime.sendMessage`).
+#[cfg(feature = "csr")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn mount_popup(node: String, request: wasm_bindgen::JsValue, bridge: js_sys::Function) {
+    browser::set_base(&node);
+    host::set_bridge(bridge);
+    let request: Option<host::SiteRequest> = js_sys::JSON::stringify(&request)
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| serde_json::from_str(&text).ok());
+    leptos::mount::mount_to_body(move || {
+        leptos_meta::provide_meta_context();
+        provide_context(host::Host {
+            request: RwSignal::new(request.clone()),
+        });
+        view! { <WalletHome /> }
+    });
 }
 
 /// The wallet's page.

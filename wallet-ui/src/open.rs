@@ -12,9 +12,9 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The current account's balance and the nonce its next transfer takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Funds {
-    balance: u64,
-    next_nonce: u64,
+pub(crate) struct Funds {
+    pub balance: u64,
+    pub next_nonce: u64,
 }
 
 /// One line of the history.
@@ -42,20 +42,23 @@ fn current(session: &Option<Session>) -> Option<Address> {
         .and_then(|s| s.accounts.get(s.current).copied())
 }
 
-/// The QR code of `text`, as SVG markup.
-fn qr_svg(text: &str) -> String {
+/// The QR code of `text`, as a `data:` URL of an SVG image (an image, not markup put into the
+/// page).
+fn qr_image(text: &str) -> String {
     qrcode::QrCode::new(text.as_bytes())
         .map(|code| {
-            code.render::<qrcode::render::svg::Color>()
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
                 .min_dimensions(160, 160)
-                .build()
+                .build();
+            data_url("image/svg+xml", &svg)
         })
         .unwrap_or_default()
 }
 
-/// `text` as a `data:` URL for a download link.
-fn data_url(text: &str) -> String {
-    let mut url = String::from("data:application/json;charset=utf-8,");
+/// `text` as a `data:` URL of type `kind`.
+fn data_url(kind: &str, text: &str) -> String {
+    let mut url = format!("data:{kind};charset=utf-8,");
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
             url.push(char::from(byte));
@@ -112,8 +115,10 @@ pub fn OpenWallet() -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        // Again whenever the account changes.
-        address.track();
+        // Again whenever the account changes; the extension's background hears of it too.
+        if let Some(account) = address.get() {
+            crate::host::tell(&json!({ "kind": "account", "address": account.to_string() }));
+        }
         funds.set(None);
         history.set(Vec::new());
         refresh();
@@ -189,12 +194,18 @@ pub fn OpenWallet() -> impl IntoView {
         state
             .stored
             .get()
-            .map(|s| data_url(&s.keystore.to_json()))
+            .map(|s| data_url("application/json", &s.keystore.to_json()))
             .unwrap_or_default()
     };
 
+    let asked = crate::host::request();
     view! {
         <section class="mt-6 max-w-3xl">
+            {move || {
+                asked
+                    .and_then(|r| r.get())
+                    .map(|request| view! { <crate::approve::Approve request funds chain address /> })
+            }}
             <div class="flex flex-wrap items-end gap-3">
                 <label class="text-sm" for="account-select">
                     "Account"
@@ -237,10 +248,11 @@ pub fn OpenWallet() -> impl IntoView {
                     <p id="wallet-address" class="break-all font-mono">
                         {move || address.get().map(|a| a.to_string()).unwrap_or_default()}
                     </p>
-                    <div
+                    <img
                         id="wallet-qr"
                         class="mt-2 w-40 bg-white p-2"
-                        inner_html=move || address.get().map(|a| qr_svg(&a.to_string())).unwrap_or_default()
+                        alt="QR code of the address"
+                        src=move || address.get().map(|a| qr_image(&a.to_string())).unwrap_or_default()
                     />
                 </div>
                 <div>

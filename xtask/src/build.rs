@@ -15,7 +15,7 @@ use crate::{
 };
 
 const BUNDLE: &str = "aitbc";
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The options of `./x build`.
 #[derive(Clone, Debug)]
@@ -202,7 +202,7 @@ impl Build {
 }
 
 /// WASM features that current rustc emits for wasm32 by default; wasm-opt must accept them.
-const WASM_FEATURES: [&str; 6] = [
+pub const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",

@@ -2,6 +2,7 @@
 
 mod bench;
 mod build;
+mod extension;
 mod run;
 mod setup;
 mod sh;
@@ -27,6 +28,7 @@ commands:
   bench          run every benchmark: the chain in process, HTTP load on a release server, and the coordinator's job lifecycles on SQLite and PostgreSQL
   test [-- <cargo test args>]
                  set up, build, and run every test (unit, integration, browser)
+  extension      build the Firefox extension into target/extension/aitbc-wallet.xpi and lint it
 
 environment:
   AITBC_WASM_ROUTE=auto|rustup|debian   how the wasm32 standard library is obtained (default auto)
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         "watch" => watch::watch(rest),
         "test" => test::test(rest),
         "bench" => bench::bench(rest),
+        "extension" => extension::extension(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

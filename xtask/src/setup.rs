@@ -378,11 +378,14 @@ fn npm_tools() -> anyhow::Result<()> {
         (Ok(s), Ok(l)) => s.modified().ok() >= l.modified().ok(),
         _ => false,
     };
-    if fresh && root.join("node_modules/.bin/tailwindcss").exists() {
+    if fresh
+        && root.join("node_modules/.bin/tailwindcss").exists()
+        && root.join("node_modules/.bin/web-ext").exists()
+    {
         return Ok(());
     }
     step("Installing");
-    eprintln!("npm build tools (Tailwind CSS, binaryen's wasm-opt)");
+    eprintln!("npm build tools (Tailwind CSS, binaryen's wasm-opt, Mozilla's web-ext)");
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&root))

@@ -42,6 +42,10 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
         ..build.clone()
     };
     release.site()?;
+    // The Firefox extension: built, linted by Mozilla's web-ext, and its protocol tested below.
+    crate::extension::build()?;
+    let extension = crate::extension::dir().join("aitbc-wallet");
+    crate::extension::lint(&extension)?;
     build.server()?;
     step("Checking");
     eprintln!("formatting and lints");
@@ -73,6 +77,7 @@ pub fn test(args: &[String]) -> anyhow::Result<()> {
         .env("AITBC_SITE_ROOT_DEBIAN", debian_site)
         .env("AITBC_SITE_ROOT_RELEASE", &release.site)
         .env("AITBC_EMBEDDING_MODEL", crate::setup::embedding_model_dir())
+        .env("AITBC_EXTENSION_DIR", &extension)
         .env("AITBC_SCREENSHOTS", &screenshots)
         .current_dir(sh::root()))?;
     if screenshots.is_dir() {

@@ -1,0 +1,174 @@
+//! The approval screen of the extension's popup: which site asks, and what (to connect and see the current address, to sign a message, to send a transfer with its fee and the balance after); approved, the answer is made here with the key (a signature, a signed and sent transfer) and goes back to the site through the background; declined, the site hears so.
+
+use leptos::prelude::*;
+use serde_json::json;
+use types::{Address, Amount};
+use wallet::{FeeSchedule, preview};
+
+use crate::{
+    BUTTON, SECONDARY, browser,
+    host::{self, SiteRequest},
+    open::Funds,
+    state,
+};
+
+#[component]
+pub fn Approve(
+    request: SiteRequest,
+    funds: RwSignal<Option<Funds>>,
+    chain: RwSignal<Option<(String, FeeSchedule)>>,
+    address: Memo<Option<Address>>,
+) -> impl IntoView {
+    let state = state();
+    let done = RwSignal::new(false);
+    let id = request.id.clone();
+    let message = request.params["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let to = request.params["to"].as_str().unwrap_or_default().to_owned();
+    let amount = request.params["amount"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| request.params["amount"].as_f64().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let method = request.method.clone();
+    // What a transfer would do, for the person to see before approving.
+    let transfer = Memo::new({
+        let (to, amount, method) = (to.clone(), amount.clone(), method.clone());
+        move |_| {
+            if method != "sendTransaction" {
+                return None;
+            }
+            let (funds, (chain_id, fees)) = (funds.get()?, chain.get()?);
+            let session = state.session.get()?;
+            let account = session.secret.account(session.current as u32).ok()?;
+            Some(
+                preview::transfer(
+                    &chain_id,
+                    account.public_key(),
+                    Amount(funds.balance),
+                    funds.next_nonce,
+                    &to,
+                    &amount,
+                    fees,
+                )
+                .map_err(|e| e.to_string()),
+            )
+        }
+    });
+    let accept = {
+        let (id, method, message) = (id.clone(), method.clone(), message.clone());
+        move |_| {
+            if done.get_untracked() {
+                return;
+            }
+            let Some(session) = state.session.get_untracked() else {
+                return;
+            };
+            let Ok(account) = session.secret.account(session.current as u32) else {
+                return;
+            };
+            done.set(true);
+            match method.as_str() {
+                "connect" => host::answer(&id, Ok(json!({ "address": account.address() }))),
+                "signMessage" => {
+                    let signature = types::message::sign(&account.key, &message);
+                    host::answer(
+                        &id,
+                        Ok(json!({
+                            "signature": signature.to_hex(),
+                            "public_key": account.public_key().to_hex(),
+                            "address": account.address(),
+                        })),
+                    );
+                }
+                "sendTransaction" => {
+                    let signed = match transfer.get_untracked() {
+                        Some(Ok(preview)) => preview.sign(&account.key),
+                        _ => return done.set(false),
+                    };
+                    let Ok(signed) = signed else {
+                        return done.set(false);
+                    };
+                    let Ok(body) = serde_json::to_value(&signed) else {
+                        return;
+                    };
+                    let id = id.clone();
+                    leptos::task::spawn_local(async move {
+                        match browser::post("/rpc/sendTx", &body).await {
+                            Ok(sent) => host::answer(
+                                &id,
+                                Ok(json!({ "hash": sent["tx_hash"], "status": "pending" })),
+                            ),
+                            Err(e) => {
+                                done.set(false);
+                                state.fail(e);
+                            }
+                        }
+                    });
+                }
+                other => host::answer(
+                    &id,
+                    Err(("UNKNOWN_METHOD", format!("unknown method {other}"))),
+                ),
+            }
+        }
+    };
+    let decline = {
+        let id = id.clone();
+        move |_| {
+            done.set(true);
+            host::answer(&id, Err(("REJECTED", "the person declined".to_owned())));
+        }
+    };
+    let what = match method.as_str() {
+        "connect" => view! {
+            <p>
+                "wants to connect: it will see your address "
+                <span class="font-mono">{move || address.get().map(|a| a.to_string())}</span>
+                " and may ask you to sign and send."
+            </p>
+        }
+        .into_any(),
+        "signMessage" => view! {
+            <p>"asks you to sign this message:"</p>
+            <pre id="approval-message" class="mt-2 whitespace-pre-wrap rounded border border-line p-2 text-sm">
+                {message.clone()}
+            </pre>
+        }
+        .into_any(),
+        "sendTransaction" => view! {
+            <p>{format!("asks you to send {amount} AITBC to")}</p>
+            <p class="font-mono break-all">{to.clone()}</p>
+            {move || match transfer.get() {
+                Some(Ok(p)) => view! {
+                    <p id="approval-fee" data-fee=p.fee.0.to_string()>
+                        {format!("Fee {} · total {} · balance after {}", p.fee, p.total, p.balance_after)}
+                    </p>
+                }
+                .into_any(),
+                Some(Err(e)) => view! { <p class="text-red-600">{e}</p> }.into_any(),
+                None => view! { <p class="text-muted">"Reading the balance…"</p> }.into_any(),
+            }}
+        }
+        .into_any(),
+        other => view! { <p>{format!("asks for {other}, which this wallet does not do")}</p> }.into_any(),
+    };
+    view! {
+        <section id="approval" class="mt-4 rounded border border-brand p-4" data-method=method.clone()>
+            <h2 class="text-lg font-semibold">
+                <span id="approval-origin" class="font-mono">{request.origin.clone()}</span>
+            </h2>
+            {what}
+            <div class="flex gap-3">
+                <button id="approval-accept" type="button" class=BUTTON disabled=move || done.get() on:click=accept>
+                    "Approve"
+                </button>
+                <button id="approval-reject" type="button" class=SECONDARY disabled=move || done.get() on:click=decline>
+                    "Decline"
+                </button>
+            </div>
+        </section>
+    }
+}
