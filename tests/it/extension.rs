@@ -1,11 +1,11 @@
-//! The Firefox extension's provider protocol, in Chromium against the built files (`./x extension`): Chromium cannot run a Firefox extension, so a page plays the extension APIs (runtime messages, storage, windows) with the same messages, and loads the built background, content and provider scripts. A site connects only after the popup approves, the approval is remembered and revocable, a signature and a declined request reach the site as they should, the site is told of account changes, and a page cannot answer for the wallet.
+//! The Firefox extension in Chromium against its built files (`./x extension`). Chromium cannot run a Firefox extension, so pages play the extension APIs (runtime messages, storage, windows) with the same messages: around the built background, content and provider scripts, a site connects only after the popup approves, the approval is remembered and revocable, a signature and a declined request reach the site, the site hears of account changes, and a page cannot answer for the wallet; around the built popup (the WASM wallet UI), the approval screen names the asking site and answers a connect, a signature and a transfer that lands on chain.
 
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, response::Html};
 use serde_json::{Value, json};
-use tests::{Browser, Tab};
+use tests::{Browser, Tab, stack};
 use types::{Address, SecretKey};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -61,10 +61,67 @@ const HARNESS: &str = r##"<!doctype html>
 <script src="/ext/content.js"></script>
 </head><body><p>a site</p></body></html>"##;
 
-/// Serves the harness at `/` and the built extension under `/ext/`.
-async fn serve(dir: PathBuf) -> anyhow::Result<String> {
+/// The page that plays the popup's window: the extension APIs popup.js uses (its settings name
+/// this origin as the node, whose `/rpc/` the harness passes on to the real server), the request
+/// from the query string, and a record of what the popup sends the background.
+const POPUP: &str = r##"<!doctype html>
+<html lang="en" class="dark"><head><meta charset="utf-8"><title>popup harness</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/ext/wallet.css">
+<script>
+  const query = new URLSearchParams(location.search);
+  const request = query.get("request") ? JSON.parse(query.get("request")) : null;
+  window.sent = [];
+  window.close = () => { window.closedByWallet = true; };
+  globalThis.browser = {
+    storage: { local: { get: async () => ({ node: location.origin }) } },
+    runtime: { sendMessage: async (message) => {
+      window.sent.push(JSON.parse(JSON.stringify(message)));
+      if (message.kind === "pending") return request ? { result: request } : { error: { code: "NOT_FOUND" } };
+      return { result: true };
+    } },
+  };
+  window.answer = () => window.sent.find((m) => m.kind === "respond") ?? null;
+</script>
+<script type="module" src="/ext/popup.js"></script>
+</head><body></body></html>"##;
+
+/// Serves the harness at `/`, the popup's at `/popup`, the built extension under `/ext/`, and
+/// `/rpc/…` passed on to `node` when given.
+async fn serve(dir: PathBuf, node: Option<String>) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    let proxy = move |method: axum::http::Method,
+                      axum::extract::Path(rest): axum::extract::Path<String>,
+                      axum::extract::RawQuery(query): axum::extract::RawQuery,
+                      body: axum::body::Bytes| {
+        let (http, node) = (http.clone(), node.clone());
+        async move {
+            let Some(node) = node else {
+                return (axum::http::StatusCode::NOT_FOUND, String::new());
+            };
+            let mut url = format!("{node}/rpc/{rest}");
+            if let Some(query) = query {
+                url = format!("{url}?{query}");
+            }
+            let sent = http
+                .request(method, url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(response) => {
+                    let status = axum::http::StatusCode::from_u16(response.status().as_u16())
+                        .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+                    (status, response.text().await.unwrap_or_default())
+                }
+                Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()),
+            }
+        }
+    };
     let app = Router::new()
         .route("/", axum::routing::get(|| async { Html(HARNESS) }))
+        .route("/popup", axum::routing::get(|| async { Html(POPUP) }))
+        .route("/rpc/{*rest}", axum::routing::any(proxy))
         .route(
             "/ext/{file}",
             axum::routing::get(
@@ -73,6 +130,10 @@ async fn serve(dir: PathBuf) -> anyhow::Result<String> {
                     async move {
                         let kind = if file.ends_with(".js") {
                             "text/javascript"
+                        } else if file.ends_with(".wasm") {
+                            "application/wasm"
+                        } else if file.ends_with(".css") {
+                            "text/css"
                         } else {
                             "application/octet-stream"
                         };
@@ -150,7 +211,7 @@ async fn a_site_asks_the_popup_before_it_connects_signs_or_sends() -> anyhow::Re
         "no .xpi beside the built folder"
     );
 
-    let url = serve(dir).await?;
+    let url = serve(dir, None).await?;
     let browser = Browser::launch(1024, 768).await?;
     let tab = browser.open(&format!("{url}/")).await?;
     tab.wait_for("typeof window.aitbcWallet === 'object'", WAIT)
@@ -274,4 +335,124 @@ async fn wait_outcome(tab: &Tab, name: &str) -> anyhow::Result<Value> {
     tab.eval::<Value>(&format!("window.{name}_done = undefined; true"))
         .await?;
     Ok(done)
+}
+
+/// Opens the popup as the background would for `method` with `params`, asked by a shop's site.
+async fn popup(browser: &Browser, url: &str, method: &str, params: Value) -> anyhow::Result<Tab> {
+    let request =
+        json!({ "id": "7", "origin": "https://shop.example", "method": method, "params": params });
+    let query: String = request
+        .to_string()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    browser
+        .open(&format!("{url}/popup?request={query}#request=7"))
+        .await
+}
+
+/// The popup's answer to its request, once sent; it then closes itself.
+async fn popup_answer(tab: &Tab) -> anyhow::Result<Value> {
+    tab.wait_for("window.answer() !== null", WAIT).await?;
+    tab.wait_for("window.closedByWallet === true", WAIT).await?;
+    tab.eval("window.answer()").await
+}
+
+/// Unlocks the popup's wallet.
+async fn unlock(tab: &Tab, password: &str) -> anyhow::Result<()> {
+    tab.wait_for("document.querySelector('#unlock-password') !== null", WAIT)
+        .await?;
+    tab.type_into("#unlock-password", password).await?;
+    tab.click("#unlock-submit").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_popup_shows_who_asks_and_answers_with_the_key_it_holds() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = tests::Server::start().await?;
+    let url = serve(built()?, Some(server.url.clone())).await?;
+    let browser = Browser::launch(480, 800).await?;
+    let phrase = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+    let secret = wallet::Secret::mnemonic(&wallet::Mnemonic::parse(phrase)?);
+    let account = secret.account(0)?;
+    let password = "popup test password";
+
+    // A site asks to connect; the popup holds no wallet yet: one is imported, then approved.
+    let tab = popup(&browser, &url, "connect", json!({})).await?;
+    tab.wait_for(
+        "document.querySelector('#wallet-tab-import') !== null",
+        WAIT,
+    )
+    .await?;
+    tab.click("#wallet-tab-import").await?;
+    tab.type_into("#import-phrase", phrase).await?;
+    tab.type_into("#import-password", password).await?;
+    tab.click("#import-submit").await?;
+    tab.wait_for("document.querySelector('#approval') !== null", WAIT)
+        .await?;
+    assert_eq!(tab.text("#approval-origin").await?, "https://shop.example");
+    tab.click("#approval-accept").await?;
+    let answer = popup_answer(&tab).await?;
+    assert_eq!(answer["id"], "7");
+    assert_eq!(
+        answer["result"]["address"],
+        account.address().to_string(),
+        "{answer}"
+    );
+    let told: Value = tab
+        .eval("window.sent.filter((m) => m.kind === 'account')")
+        .await?;
+    assert_eq!(
+        told[0]["address"],
+        account.address().to_string(),
+        "the background hears which account is current"
+    );
+    let problems = tab.problems();
+    assert!(problems.is_empty(), "console problems: {problems:#?}");
+
+    // A message to sign: shown, then signed with the account's key once unlocked.
+    let tab = popup(
+        &browser,
+        &url,
+        "signMessage",
+        json!({ "message": "order 42: pay 3 AITBC" }),
+    )
+    .await?;
+    unlock(&tab, password).await?;
+    tab.wait_for("document.querySelector('#approval-message') !== null", WAIT)
+        .await?;
+    assert_eq!(
+        tab.text("#approval-message").await?.trim(),
+        "order 42: pay 3 AITBC"
+    );
+    tab.click("#approval-accept").await?;
+    let answer = popup_answer(&tab).await?;
+    let signature =
+        types::Signature::from_hex(answer["result"]["signature"].as_str().unwrap_or_default())?;
+    assert!(
+        types::message::verify(&account.public_key(), "order 42: pay 3 AITBC", &signature).is_ok()
+    );
+
+    // A transfer: its fee shown, then signed here and sent to the node; it lands on chain.
+    stack::fund(&http, &server, account.address(), 10_000_000).await?;
+    let to = Address::of(&SecretKey::from_seed(&[8; 32]).public_key());
+    let tab = popup(
+        &browser,
+        &url,
+        "sendTransaction",
+        json!({ "to": to.to_string(), "amount": "3" }),
+    )
+    .await?;
+    unlock(&tab, password).await?;
+    tab.wait_for("document.querySelector('#approval-fee') !== null", WAIT)
+        .await?;
+    tab.click("#approval-accept").await?;
+    let answer = popup_answer(&tab).await?;
+    let hash = answer["result"]["hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    stack::included(&http, &server, &hash).await?;
+    assert_eq!(stack::account(&http, &server, &to).await?.0, 3_000_000);
+    Ok(())
 }
