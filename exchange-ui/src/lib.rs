@@ -39,6 +39,7 @@ pub fn ExchangeHome() -> impl IntoView {
     view! {
         <Title text="Exchange" />
         <h1 class="text-3xl font-bold">"AITBC / BTC"</h1>
+        <wallet_ui::SignIn />
         <div class="mt-6 grid gap-6 md:grid-cols-2">
             <section
                 id="order-book-empty"

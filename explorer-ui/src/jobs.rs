@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Ago, Frame, short};
 
 /// Jobs per page.
+#[cfg(feature = "ssr")]
 pub const PAGE: u64 = 25;
 
 /// One job.

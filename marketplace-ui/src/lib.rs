@@ -41,6 +41,7 @@ pub fn MarketplaceHome() -> impl IntoView {
     view! {
         <Title text="Marketplace" />
         <h1 class="text-3xl font-bold">"GPU marketplace"</h1>
+        <wallet_ui::SignIn />
         <div
             id="job-filter"
             role="group"

@@ -433,6 +433,32 @@ async fn the_popup_shows_who_asks_and_answers_with_the_key_it_holds() -> anyhow:
         types::message::verify(&account.public_key(), "order 42: pay 3 AITBC", &signature).is_ok()
     );
 
+    // A sign-in challenge of another site, passed on by this one: shown as a sign-in, and
+    // refused (a site could otherwise sign its visitors in elsewhere).
+    let foreign = types::message::SignIn {
+        domain: "bank.example".into(),
+        address: account.address(),
+        chain_id: "aitbc-devnet".into(),
+        nonce: "0123456789abcdef".into(),
+        issued_at: "2026-11-26T12:00:00Z".into(),
+        expires_at: "2026-11-26T12:05:00Z".into(),
+    }
+    .message();
+    let tab = popup(&browser, &url, "signMessage", json!({ "message": foreign })).await?;
+    unlock(&tab, password).await?;
+    tab.wait_for("document.querySelector('#approval-warning') !== null", WAIT)
+        .await?;
+    assert!(
+        tab.text("#approval-sign-in")
+            .await?
+            .contains("bank.example")
+    );
+    assert!(
+        tab.eval::<bool>("document.querySelector('#approval-accept').disabled")
+            .await?,
+        "a foreign sign-in can be approved"
+    );
+
     // A transfer: its fee shown, then signed here and sent to the node; it lands on chain.
     stack::fund(&http, &server, account.address(), 10_000_000).await?;
     let to = Address::of(&SecretKey::from_seed(&[8; 32]).public_key());

@@ -176,3 +176,97 @@ async fn a_wallet_made_in_the_browser_receives_sends_and_survives_a_reload() -> 
     assert!(problems.is_empty(), "console problems: {problems:#?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_marketplace_signs_its_user_in_through_the_wallet_page() -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = Server::start().await?;
+    let browser = Browser::launch(1280, 900).await?;
+    let phrase = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+    let address = Secret::mnemonic(&Mnemonic::parse(phrase)?)
+        .account(0)?
+        .address();
+
+    // A wallet kept in this browser.
+    let wallet = browser.open(&server.at("/wallet/")).await?;
+    wallet.hydrated().await?;
+    wallet.click("#wallet-tab-import").await?;
+    wallet.type_into("#import-phrase", phrase).await?;
+    wallet.type_into("#import-password", PASSWORD).await?;
+    wallet.click("#import-submit").await?;
+    wallet
+        .wait_for("document.querySelector('#wallet-address') !== null", WAIT)
+        .await?;
+
+    // No extension here: the marketplace opens the wallet page, which asks its user.
+    let market = browser.open(&server.at("/marketplace/")).await?;
+    market.hydrated().await?;
+    // The window the marketplace opens is taken over by the test (headless Chromium's new
+    // windows cannot be driven reliably): the same address, opened in a tab of this browser.
+    market
+        .eval::<serde_json::Value>(
+            "window.open = (url) => { window.walletUrl = url; return { closed: false }; }; true",
+        )
+        .await?;
+    market.click("#wallet-sign-in").await?;
+    market
+        .wait_for("typeof window.walletUrl === 'string'", WAIT)
+        .await?;
+    let asked: String = market.eval("window.walletUrl").await?;
+    assert!(asked.starts_with("/wallet/#sign-in="), "{asked}");
+    let popup = browser.open(&server.at(&asked)).await?;
+    popup.hydrated().await?;
+    popup
+        .wait_for("document.querySelector('#unlock-password') !== null", WAIT)
+        .await?;
+    popup.type_into("#unlock-password", PASSWORD).await?;
+    popup.click("#unlock-submit").await?;
+    popup
+        .wait_for("document.querySelector('#approval-sign-in') !== null", WAIT)
+        .await?;
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let domain: String = popup
+        .eval("document.querySelector('#approval-sign-in').dataset.domain")
+        .await?;
+    assert_eq!(domain, host, "the approval names the site signing in");
+    assert!(
+        popup
+            .text("#approval-sign-in")
+            .await?
+            .contains(&address.to_string())
+    );
+    popup.click("#approval-accept").await?;
+
+    // Signed in: the session is the wallet's address.
+    if let Err(e) = market
+        .wait_for("document.querySelector('#signed-in-as') !== null", WAIT)
+        .await
+    {
+        let said: String = market
+            .eval("document.querySelector('#sign-in-error')?.textContent ?? 'none'")
+            .await
+            .unwrap_or_default();
+        anyhow::bail!("{e}; the marketplace says {said:?}");
+    }
+    let shown: String = market
+        .eval("document.querySelector('#signed-in-as').dataset.address")
+        .await?;
+    assert_eq!(shown, address.to_string());
+    let session: serde_json::Value = serde_json::from_str(
+        &market
+            .eval::<String>("sessionStorage.getItem('aitbc-session')")
+            .await?,
+    )?;
+    let token = session["session_token"].as_str().unwrap_or_default();
+    let me: serde_json::Value = http
+        .get(server.at("/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(me["wallet_address"], address.to_string(), "{me}");
+    let problems = market.problems();
+    assert!(problems.is_empty(), "console problems: {problems:#?}");
+    Ok(())
+}

@@ -90,35 +90,41 @@ impl Browser {
     /// Opens a blank tab that records its console, then navigates it to `url`.
     pub async fn open(&self, url: &str) -> anyhow::Result<Tab> {
         let page = self.inner.new_page("about:blank").await?;
-        let console = Arc::new(Mutex::new(Vec::new()));
-        page.execute(LogEnable::default()).await?;
-        let mut calls = page.event_listener::<EventConsoleApiCalled>().await?;
-        let mut exceptions = page.event_listener::<EventExceptionThrown>().await?;
-        let mut logs = page.event_listener::<EventEntryAdded>().await?;
-        let sink = console.clone();
-        tokio::spawn(async move {
-            loop {
-                let entry = tokio::select! {
-                    Some(e) = calls.next() => ConsoleEntry {
-                        level: format!("{:?}", e.r#type).to_lowercase(),
-                        text: e.args.iter().filter_map(|a| a.value.as_ref().map(ToString::to_string)).collect::<Vec<_>>().join(" "),
-                    },
-                    Some(e) = exceptions.next() => ConsoleEntry {
-                        level: "exception".into(),
-                        text: e.exception_details.exception.as_ref().and_then(|x| x.description.clone()).unwrap_or_else(|| e.exception_details.text.clone()),
-                    },
-                    Some(e) = logs.next() => ConsoleEntry {
-                        level: format!("{:?}", e.entry.level).to_lowercase(),
-                        text: e.entry.text.clone(),
-                    },
-                    else => break,
-                };
-                sink.lock().expect("console lock").push(entry);
-            }
-        });
-        page.goto(url).await?;
-        Ok(Tab { page, console })
+        let tab = attach(page).await?;
+        tab.page.goto(url).await?;
+        Ok(tab)
     }
+}
+
+/// Records the console of `page`.
+async fn attach(page: chromiumoxide::Page) -> anyhow::Result<Tab> {
+    let console = Arc::new(Mutex::new(Vec::new()));
+    page.execute(LogEnable::default()).await?;
+    let mut calls = page.event_listener::<EventConsoleApiCalled>().await?;
+    let mut exceptions = page.event_listener::<EventExceptionThrown>().await?;
+    let mut logs = page.event_listener::<EventEntryAdded>().await?;
+    let sink = console.clone();
+    tokio::spawn(async move {
+        loop {
+            let entry = tokio::select! {
+                Some(e) = calls.next() => ConsoleEntry {
+                    level: format!("{:?}", e.r#type).to_lowercase(),
+                    text: e.args.iter().filter_map(|a| a.value.as_ref().map(ToString::to_string)).collect::<Vec<_>>().join(" "),
+                },
+                Some(e) = exceptions.next() => ConsoleEntry {
+                    level: "exception".into(),
+                    text: e.exception_details.exception.as_ref().and_then(|x| x.description.clone()).unwrap_or_else(|| e.exception_details.text.clone()),
+                },
+                Some(e) = logs.next() => ConsoleEntry {
+                    level: format!("{:?}", e.entry.level).to_lowercase(),
+                    text: e.entry.text.clone(),
+                },
+                else => break,
+            };
+            sink.lock().expect("console lock").push(entry);
+        }
+    });
+    Ok(Tab { page, console })
 }
 
 impl Tab {

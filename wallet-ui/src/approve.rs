@@ -33,6 +33,48 @@ pub fn Approve(
         .or_else(|| request.params["amount"].as_f64().map(|a| a.to_string()))
         .unwrap_or_default();
     let method = request.method.clone();
+    // A sign-in challenge (to sign in with the `/wallet/` page, fetched here; through the
+    // extension, the message the site sends), read as the fixed text it is.
+    let challenge = RwSignal::new(None::<Result<(types::message::SignIn, String), String>>);
+    if method == "signIn" {
+        Effect::new(move |_| {
+            let Some(address) = address.get() else {
+                return;
+            };
+            leptos::task::spawn_local(async move {
+                let asked = browser::post(
+                    "/v1/users/challenge",
+                    &json!({ "wallet_address": address.to_string() }),
+                )
+                .await
+                .and_then(|c| {
+                    let message = c["message"].as_str().unwrap_or_default().to_owned();
+                    types::message::SignIn::parse(&message)
+                        .map(|parsed| (parsed, message))
+                        .ok_or_else(|| "the server's challenge is not a sign-in".to_owned())
+                });
+                challenge.set(Some(asked));
+            });
+        });
+    } else if method == "signMessage"
+        && let Some(parsed) = types::message::SignIn::parse(&message)
+    {
+        challenge.set(Some(Ok((parsed, message.clone()))));
+    }
+    // A sign-in for another site than the one asking is refused: a site could otherwise pass
+    // on another's challenge and sign in there as this account.
+    let foreign = {
+        let origin = request.origin.clone();
+        move || {
+            challenge.with(|c| match c {
+                Some(Ok((sign_in, _))) => {
+                    let host = origin.split_once("://").map_or(origin.as_str(), |(_, h)| h);
+                    (sign_in.domain != host).then(|| sign_in.domain.clone())
+                }
+                _ => None,
+            })
+        }
+    };
     // What a transfer would do, for the person to see before approving.
     let transfer = Memo::new({
         let (to, amount, method) = (to.clone(), amount.clone(), method.clone());
@@ -59,6 +101,7 @@ pub fn Approve(
     });
     let accept = {
         let (id, method, message) = (id.clone(), method.clone(), message.clone());
+        let foreign = foreign.clone();
         move |_| {
             if done.get_untracked() {
                 return;
@@ -69,9 +112,27 @@ pub fn Approve(
             let Ok(account) = session.secret.account(session.current as u32) else {
                 return;
             };
+            if foreign().is_some() {
+                return;
+            }
             done.set(true);
             match method.as_str() {
                 "connect" => host::answer(&id, Ok(json!({ "address": account.address() }))),
+                "signIn" => {
+                    let Some(Ok((sign_in, text))) = challenge.get_untracked() else {
+                        return done.set(false);
+                    };
+                    let signature = types::message::sign(&account.key, &text);
+                    host::answer(
+                        &id,
+                        Ok(json!({
+                            "address": account.address(),
+                            "public_key": account.public_key().to_hex(),
+                            "signature": signature.to_hex(),
+                            "nonce": sign_in.nonce,
+                        })),
+                    );
+                }
                 "signMessage" => {
                     let signature = types::message::sign(&account.key, &message);
                     host::answer(
@@ -131,6 +192,22 @@ pub fn Approve(
             </p>
         }
         .into_any(),
+        "signIn" | "signMessage" if challenge.with_untracked(|c| matches!(c, Some(Ok(_)))) || method == "signIn" => view! {
+            {move || match challenge.get() {
+                Some(Ok((sign_in, _))) => view! {
+                    <p id="approval-sign-in" data-domain=sign_in.domain.clone()>
+                        {format!(
+                            "asks you to sign in to {} as {} (until {})",
+                            sign_in.domain, sign_in.address, sign_in.expires_at
+                        )}
+                    </p>
+                }
+                .into_any(),
+                Some(Err(e)) => view! { <p class="text-red-600">{e}</p> }.into_any(),
+                None => view! { <p class="text-muted">"Asking the server for a sign-in challenge…"</p> }.into_any(),
+            }}
+        }
+        .into_any(),
         "signMessage" => view! {
             <p>"asks you to sign this message:"</p>
             <pre id="approval-message" class="mt-2 whitespace-pre-wrap rounded border border-line p-2 text-sm">
@@ -161,8 +238,30 @@ pub fn Approve(
                 <span id="approval-origin" class="font-mono">{request.origin.clone()}</span>
             </h2>
             {what}
+            {
+                let foreign = foreign.clone();
+                move || {
+                foreign()
+                    .map(|domain| {
+                        view! {
+                            <p id="approval-warning" class="mt-2 font-semibold text-red-600">
+                                {format!("Refused: this sign-in is for {domain}, not for the site that asks.")}
+                            </p>
+                        }
+                    })
+                }
+            }
             <div class="flex gap-3">
-                <button id="approval-accept" type="button" class=BUTTON disabled=move || done.get() on:click=accept>
+                <button
+                    id="approval-accept"
+                    type="button"
+                    class=BUTTON
+                    disabled={
+                        let foreign = foreign.clone();
+                        move || done.get() || foreign().is_some()
+                    }
+                    on:click=accept
+                >
                     "Approve"
                 </button>
                 <button id="approval-reject" type="button" class=SECONDARY disabled=move || done.get() on:click=decline>

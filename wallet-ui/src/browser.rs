@@ -165,3 +165,166 @@ pub async fn chosen_file(event: &leptos::ev::Event) -> Option<String> {
         None
     }
 }
+
+/// A value of this tab's session storage.
+pub fn session_get(key: &str) -> Option<String> {
+    #[cfg(feature = "browser")]
+    {
+        web_sys::window()?
+            .session_storage()
+            .ok()??
+            .get_item(key)
+            .ok()?
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = key;
+        None
+    }
+}
+
+pub fn session_set(key: &str, value: &str) {
+    #[cfg(feature = "browser")]
+    if let Some(storage) = web_sys::window().and_then(|w| w.session_storage().ok().flatten()) {
+        let _ = storage.set_item(key, value);
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = (key, value);
+}
+
+/// The extension's provider (`window.aitbcWallet`), when the extension is installed.
+#[cfg(feature = "browser")]
+pub fn extension_provider() -> Option<wasm_bindgen::JsValue> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &"aitbcWallet".into())
+        .ok()
+        .filter(|p| p.is_object())
+}
+
+#[cfg(not(feature = "browser"))]
+pub fn extension_provider() -> Option<()> {
+    None
+}
+
+/// Calls `method` of the extension's provider with `args`; its answer as JSON.
+pub async fn extension_call(method: &str, args: &[&str]) -> Result<Value, String> {
+    #[cfg(feature = "browser")]
+    {
+        use wasm_bindgen::JsCast;
+        let provider = extension_provider().ok_or("no wallet extension")?;
+        let function: js_sys::Function = js_sys::Reflect::get(&provider, &method.into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| format!("the wallet extension has no {method}"))?;
+        let list = js_sys::Array::new();
+        for arg in args {
+            list.push(&(*arg).into());
+        }
+        let promise: js_sys::Promise = function
+            .apply(&provider, &list)
+            .ok()
+            .and_then(|p| p.dyn_into().ok())
+            .ok_or("the wallet extension did not answer")?;
+        let answer = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|e| {
+                js_sys::Reflect::get(&e, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| "the wallet declined".into())
+            })?;
+        let text = js_sys::JSON::stringify(&answer)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = (method, args);
+        Err("only in the browser".into())
+    }
+}
+
+/// Opens the `/wallet/` page beside this one to sign in, and waits for its answer (on a channel
+/// only this origin's pages hear, naming this request), or for it to be closed unanswered.
+pub async fn ask_wallet_page() -> Result<Value, String> {
+    #[cfg(feature = "browser")]
+    {
+        use std::{cell::RefCell, rc::Rc};
+
+        use wasm_bindgen::{JsCast, closure::Closure};
+        let window = web_sys::window().ok_or("no window")?;
+        let id = hex_id().ok_or("this browser offers no secure random numbers")?;
+        let channel = web_sys::BroadcastChannel::new(crate::host::PAGE_CHANNEL)
+            .map_err(|_| "this browser cannot hear the wallet's answer")?;
+        let popup = window
+            .open_with_url_and_target_and_features(
+                &format!("/wallet/#sign-in={id}"),
+                "_blank",
+                "popup,width=480,height=760",
+            )
+            .ok()
+            .flatten()
+            .ok_or("the browser blocked the wallet's window: allow pop-ups for this site")?;
+        let (sender, answer) = futures::channel::oneshot::channel::<Result<Value, String>>();
+        let sender = Rc::new(RefCell::new(Some(sender)));
+        let on_message = {
+            let sender = sender.clone();
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let text = js_sys::JSON::stringify(&event.data())
+                    .ok()
+                    .and_then(|t| t.as_string())
+                    .unwrap_or_default();
+                let Ok(message) = serde_json::from_str::<Value>(&text) else {
+                    return;
+                };
+                if message["type"] != crate::host::PAGE_ANSWER || message["id"] != id.as_str() {
+                    return;
+                }
+                let outcome = match message.get("result") {
+                    Some(result) if !result.is_null() => Ok(result.clone()),
+                    _ => Err(message["error"]["message"]
+                        .as_str()
+                        .unwrap_or("the wallet declined")
+                        .to_owned()),
+                };
+                if let Some(sender) = sender.borrow_mut().take() {
+                    let _ = sender.send(outcome);
+                }
+            })
+        };
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Closed without an answer: stop waiting.
+        let watcher = {
+            let sender = sender.clone();
+            leptos::prelude::set_interval_with_handle(
+                move || {
+                    if popup.closed().unwrap_or(true)
+                        && let Some(sender) = sender.borrow_mut().take()
+                    {
+                        let _ = sender.send(Err("the wallet was closed without signing".into()));
+                    }
+                },
+                std::time::Duration::from_millis(500),
+            )
+        };
+        let outcome = answer
+            .await
+            .unwrap_or_else(|_| Err("no answer from the wallet".into()));
+        if let Ok(watcher) = watcher {
+            watcher.clear();
+        }
+        channel.set_onmessage(None);
+        channel.close();
+        outcome
+    }
+    #[cfg(not(feature = "browser"))]
+    Err("only in the browser".into())
+}
+
+/// 16 random bytes in hex: a request's id.
+#[cfg(feature = "browser")]
+fn hex_id() -> Option<String> {
+    Some(random::<16>()?.iter().map(|b| format!("{b:02x}")).collect())
+}

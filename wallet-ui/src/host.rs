@@ -1,4 +1,4 @@
-//! Where the wallet UI runs: the `/wallet/` page (the chain's RPC on its own origin, nobody else to answer), or the Firefox extension's popup, which reaches a node by its URL, may have been opened to answer a site's request, and tells the extension's background which account is current.
+//! Where the wallet UI runs and whom it answers: the Firefox extension's popup (a node reached by its URL, a site's request relayed by the background, which also hears which account is current), or the `/wallet/` page, which another page of this site (the marketplace, the exchange) may open to sign its user in (`/wallet/#sign-in=<id>`), and which answers on a channel only this site's pages can hear.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,37 @@ pub fn tell(message: &Value) {
     let _ = message;
 }
 
-/// Answers the site's request `id` and closes the popup.
+/// A sign-in asked of this `/wallet/` page by another page of this site
+/// (`/wallet/#sign-in=<id>`): always for this site's own origin, since only its pages hear the
+/// answer.
+pub fn page_request() -> Option<SiteRequest> {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = web_sys::window()?.location();
+        let id = location.hash().ok()?.strip_prefix("#sign-in=")?.to_owned();
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        Some(SiteRequest {
+            id,
+            origin: location.origin().ok()?,
+            method: "signIn".into(),
+            params: Value::Null,
+        })
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+/// The channel the `/wallet/` page answers on (a `BroadcastChannel`: only pages of this origin
+/// hear it), and the type of its answers.
+#[cfg(feature = "browser")]
+pub const PAGE_CHANNEL: &str = "aitbc-wallet";
+#[cfg(feature = "browser")]
+pub const PAGE_ANSWER: &str = "aitbc-wallet-answer";
+
+/// Answers the request `id` (to the extension's background, or to the page that opened this
+/// one) and closes the window.
 pub fn answer(id: &str, outcome: Result<Value, (&str, String)>) {
     let message = match outcome {
         Ok(result) => serde_json::json!({ "kind": "respond", "id": id, "result": result }),
@@ -62,7 +92,16 @@ pub fn answer(id: &str, outcome: Result<Value, (&str, String)>) {
         }
     };
     tell(&message);
-    #[cfg(feature = "csr")]
+    #[cfg(feature = "hydrate")]
+    if let Ok(channel) = web_sys::BroadcastChannel::new(PAGE_CHANNEL) {
+        let mut message = message;
+        message["type"] = serde_json::json!(PAGE_ANSWER);
+        if let Ok(value) = js_sys::JSON::parse(&message.to_string()) {
+            let _ = channel.post_message(&value);
+        }
+        channel.close();
+    }
+    #[cfg(feature = "browser")]
     if let Some(window) = web_sys::window() {
         // After the message is on its way.
         set_timeout(

@@ -4,6 +4,9 @@ mod approve;
 mod browser;
 mod host;
 mod open;
+mod signin;
+
+pub use signin::SignIn;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -173,9 +176,21 @@ pub fn WalletHome() -> impl IntoView {
         last_active: RwSignal::new(0.0),
     };
     provide_context(state);
+    // The extension's popup provides the request it answers; the page may learn of one (a
+    // sign-in for the page that opened it) once it runs in the browser.
+    let host = use_context::<host::Host>().unwrap_or_else(|| {
+        let host = host::Host {
+            request: RwSignal::new(None),
+        };
+        provide_context(host);
+        host
+    });
     // In the browser only: a wallet kept here is shown locked; an open one locks itself when
     // the page has been idle.
     Effect::new(move |_| {
+        if let Some(request) = host::page_request() {
+            host.request.set(Some(request));
+        }
         if let Some(stored) = browser::load() {
             state.stored.set(Some(stored));
             state.screen.set(Screen::Locked);
