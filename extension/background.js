@@ -9,6 +9,13 @@ const ASKS = { connect: true, signMessage: true, sendTransaction: true, getAccou
 /** The default node whose RPC answers balances (the one-process server). */
 const DEFAULT_NODE = "http://127.0.0.1:8080";
 
+/** Base units as decimal AITBC text (6 decimals, trailing zeros dropped): money is never a float. */
+function decimal(units) {
+  const whole = Math.floor(units / 1e6);
+  const fraction = String(units % 1e6).padStart(6, "0").replace(/0+$/, "");
+  return fraction ? `${whole}.${fraction}` : String(whole);
+}
+
 function createBackground(api) {
   const pending = new Map();
   let next = 1;
@@ -67,7 +74,7 @@ function createBackground(api) {
         const response = await fetch(`${node}/rpc/getBalance/${encodeURIComponent(address)}`);
         const body = await response.json();
         if (!response.ok) return failure("BAD_REQUEST", (body.error && body.error.message) || `answer ${response.status}`);
-        return { result: { address, balance: body.balance / 1e6, balance_base_units: body.balance, symbol: "AITBC" } };
+        return { result: { address, balance: decimal(body.balance), balance_base_units: body.balance, symbol: "AITBC" } };
       } catch (error) {
         return failure("UNAVAILABLE", `the node at ${node} cannot be reached`);
       }

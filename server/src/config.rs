@@ -110,6 +110,34 @@ pub struct Config {
 }
 
 impl Config {
+    /// A server at `bind` on `data_dir` that runs no part yet and serves no pages: what the
+    /// commands that run one part on its own (`aitbc node run`, `aitbc coordinator run`, `aitbc
+    /// wallet daemon`) start from, switching on the part they run.
+    pub fn nothing(bind: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            bind,
+            data_dir,
+            site_root: PathBuf::from("."),
+            genesis: None,
+            node_key: None,
+            faucet_key: None,
+            peers: Vec::new(),
+            empty_blocks: false,
+            no_chain: true,
+            coordinator_db: None,
+            allow_unpaid_jobs: false,
+            key_rate_limit: 100,
+            ip_rate_limit: 200,
+            heartbeat_timeout: 30,
+            chain_rpc: None,
+            sign_in_domains: Vec::new(),
+            no_coordinator: true,
+            api_only: true,
+            no_wallet: true,
+            wallet_allow_remote: false,
+        }
+    }
+
     /// Checks what can be checked before serving and creates the data folder.
     pub fn validated(self) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&self.data_dir).with_context(|| {

@@ -77,6 +77,7 @@ const POPUP: &str = r##"<!doctype html>
     runtime: { sendMessage: async (message) => {
       window.sent.push(JSON.parse(JSON.stringify(message)));
       if (message.kind === "pending") return request ? { result: request } : { error: { code: "NOT_FOUND" } };
+      if (message.kind === "approvals") return { result: ["https://shop.example"] };
       return { result: true };
     } },
   };
@@ -432,6 +433,20 @@ async fn the_popup_shows_who_asks_and_answers_with_the_key_it_holds() -> anyhow:
     assert!(
         types::message::verify(&account.public_key(), "order 42: pay 3 AITBC", &signature).is_ok()
     );
+
+    // The connected sites, listed in the popup, each revocable.
+    tab.wait_for(
+        "document.querySelector('#connected-sites li[data-origin=\"https://shop.example\"] button') !== null",
+        WAIT,
+    )
+    .await?;
+    tab.click("#connected-sites li[data-origin=\"https://shop.example\"] button")
+        .await?;
+    tab.wait_for(
+        "window.sent.some((m) => m.kind === 'revoke' && m.origin === 'https://shop.example')",
+        WAIT,
+    )
+    .await?;
 
     // A sign-in challenge of another site, passed on by this one: shown as a sign-in, and
     // refused (a site could otherwise sign its visitors in elsewhere).

@@ -82,6 +82,38 @@ pub const PAGE_CHANNEL: &str = "aitbc-wallet";
 #[cfg(feature = "browser")]
 pub const PAGE_ANSWER: &str = "aitbc-wallet-answer";
 
+/// Asks the extension's background and returns its answer; an error on the page.
+pub async fn ask(message: &Value) -> Result<Value, String> {
+    #[cfg(feature = "csr")]
+    {
+        use wasm_bindgen::JsCast;
+        let promise = BRIDGE
+            .with(|bridge| {
+                let value = js_sys::JSON::parse(&message.to_string()).ok()?;
+                bridge
+                    .borrow()
+                    .as_ref()?
+                    .call1(&wasm_bindgen::JsValue::NULL, &value)
+                    .ok()
+            })
+            .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+            .ok_or("no extension to ask")?;
+        let answer = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|_| "the extension did not answer")?;
+        let text = js_sys::JSON::stringify(&answer)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = message;
+        Err("not in the extension".into())
+    }
+}
+
 /// Answers the request `id` (to the extension's background, or to the page that opened this
 /// one) and closes the window.
 pub fn answer(id: &str, outcome: Result<Value, (&str, String)>) {

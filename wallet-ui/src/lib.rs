@@ -5,6 +5,7 @@ mod browser;
 mod host;
 mod open;
 mod signin;
+mod sites;
 
 pub use signin::SignIn;
 
@@ -272,6 +273,35 @@ fn Password(id: &'static str, label: &'static str, value: RwSignal<String>) -> i
     }
 }
 
+/// A labelled one-line text field bound to `value` (no spelling help: addresses and words).
+#[component]
+fn Field(
+    id: &'static str,
+    #[prop(into)] label: String,
+    value: RwSignal<String>,
+    /// What the on-screen keyboard offers (`decimal` for amounts).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
+    #[prop(optional, into)] position: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label class="mt-2 block text-sm" for=id>
+            {label}
+            <input
+                id=id
+                type="text"
+                inputmode=inputmode
+                data-position=position
+                autocomplete="off"
+                spellcheck="false"
+                class=INPUT
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tab {
     Create,
@@ -501,19 +531,12 @@ fn Confirm(phrase: String, password: String, positions: [usize; 2]) -> impl Into
                     let answer = answers[n];
                     let id = if n == 0 { "confirm-word-1" } else { "confirm-word-2" };
                     view! {
-                        <label class="mt-4 block text-sm" for=id>
-                            {format!("Word {}", position + 1)}
-                            <input
-                                id=id
-                                data-position=(position + 1).to_string()
-                                type="text"
-                                autocomplete="off"
-                                spellcheck="false"
-                                class=INPUT
-                                prop:value=move || answer.get()
-                                on:input=move |ev| answer.set(event_target_value(&ev))
-                            />
-                        </label>
+                        <Field
+                            id
+                            label=format!("Word {}", position + 1)
+                            value=answer
+                            position=(position + 1).to_string()
+                        />
                     }
                 })
                 .collect_view()}

@@ -306,6 +306,7 @@ pub fn OpenWallet() -> impl IntoView {
                         .collect_view()
                 }}
             </ul>
+            <crate::sites::ConnectedSites />
         </section>
     }
 }
@@ -398,30 +399,8 @@ fn Send(
     view! {
         <h2 class="mt-8 text-xl font-semibold">"Send"</h2>
         <div class="max-w-xl">
-            <label class="mt-2 block text-sm" for="send-to">
-                "To (ait1…)"
-                <input
-                    id="send-to"
-                    type="text"
-                    autocomplete="off"
-                    spellcheck="false"
-                    class=INPUT
-                    prop:value=move || to.get()
-                    on:input=move |ev| to.set(event_target_value(&ev))
-                />
-            </label>
-            <label class="mt-2 block text-sm" for="send-amount">
-                "Amount (AITBC)"
-                <input
-                    id="send-amount"
-                    type="text"
-                    inputmode="decimal"
-                    autocomplete="off"
-                    class=INPUT
-                    prop:value=move || amount.get()
-                    on:input=move |ev| amount.set(event_target_value(&ev))
-                />
-            </label>
+            <crate::Field id="send-to" label="To (ait1…)" value=to />
+            <crate::Field id="send-amount" label="Amount (AITBC)" value=amount inputmode="decimal" />
             <button id="send-review" type="button" class=BUTTON on:click=review>
                 "Review"
             </button>

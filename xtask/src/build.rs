@@ -67,27 +67,9 @@ impl Build {
         let pkg = site.join("pkg");
         fs::create_dir_all(&pkg).with_context(|| format!("cannot create {}", pkg.display()))?;
         let wasm = self.front(route)?;
-        step("Binding");
-        run(Command::new("wasm-bindgen")
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                BUNDLE,
-                "--out-dir",
-            ])
-            .arg(&pkg)
-            .arg(&wasm))?;
+        bind(&wasm, &pkg, BUNDLE)?;
         if self.release {
-            let bundle = pkg.join(format!("{BUNDLE}_bg.wasm"));
-            step("Optimizing");
-            run(Command::new(sh::root().join("node_modules/.bin/wasm-opt"))
-                .args(["-Oz", "--strip-debug", "--strip-producers"])
-                .args(WASM_FEATURES)
-                .arg(&bundle)
-                .arg("-o")
-                .arg(&bundle))?;
+            optimize(&pkg.join(format!("{BUNDLE}_bg.wasm")))?;
         }
         self.css(&pkg)?;
         copy_dir(&sh::root().join("public"), site)?;
@@ -202,7 +184,34 @@ impl Build {
 }
 
 /// WASM features that current rustc emits for wasm32 by default; wasm-opt must accept them.
-pub const WASM_FEATURES: [&str; 6] = [
+/// Writes the JS glue and the bound `.wasm` of `wasm` into `out` as `name` (`--target web`).
+pub fn bind(wasm: &Path, out: &Path, name: &str) -> anyhow::Result<()> {
+    step("Binding");
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            name,
+            "--out-dir",
+        ])
+        .arg(out)
+        .arg(wasm))
+}
+
+/// Shrinks a bound `.wasm` in place with binaryen's `wasm-opt -Oz`.
+pub fn optimize(bundle: &Path) -> anyhow::Result<()> {
+    step("Optimizing");
+    run(Command::new(sh::root().join("node_modules/.bin/wasm-opt"))
+        .args(["-Oz", "--strip-debug", "--strip-producers"])
+        .args(WASM_FEATURES)
+        .arg(bundle)
+        .arg("-o")
+        .arg(bundle))
+}
+
+const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context, bail};
 
 use crate::{
-    build::{WASM_FEATURES, WASM_TARGET},
+    build::{WASM_TARGET, bind, optimize},
     setup::Setup,
     sh::{self, run, step},
 };
@@ -60,26 +60,8 @@ pub fn build() -> anyhow::Result<PathBuf> {
         .join(WASM_TARGET)
         .join("wasm-release")
         .join("wallet_ui.wasm");
-    step("Binding");
-    run(Command::new("wasm-bindgen")
-        .args([
-            "--target",
-            "web",
-            "--no-typescript",
-            "--out-name",
-            "wallet_ui",
-            "--out-dir",
-        ])
-        .arg(&out)
-        .arg(&wasm))?;
-    let bundle = out.join("wallet_ui_bg.wasm");
-    step("Optimizing");
-    run(Command::new(root.join("node_modules/.bin/wasm-opt"))
-        .args(["-Oz", "--strip-debug", "--strip-producers"])
-        .args(WASM_FEATURES)
-        .arg(&bundle)
-        .arg("-o")
-        .arg(&bundle))?;
+    bind(&wasm, &out, "wallet_ui")?;
+    optimize(&out.join("wallet_ui_bg.wasm"))?;
     step("Styling");
     run(Command::new(root.join("node_modules/.bin/tailwindcss"))
         .args(["--input", "style/tailwind.css", "--minify", "--output"])

@@ -39,26 +39,11 @@ pub fn run(command: CoordinatorCommand) -> anyhow::Result<()> {
         "give --chain-rpc (the node that settles payments) or --allow-unpaid-jobs"
     );
     let config = server::Config {
-        bind,
-        data_dir,
-        site_root: PathBuf::from("."),
-        genesis: None,
-        node_key: None,
-        faucet_key: None,
-        peers: Vec::new(),
-        empty_blocks: false,
-        no_chain: true,
         coordinator_db,
         allow_unpaid_jobs,
-        key_rate_limit: 100,
-        ip_rate_limit: 200,
-        heartbeat_timeout: 30,
         chain_rpc,
-        sign_in_domains: Vec::new(),
         no_coordinator: false,
-        api_only: true,
-        no_wallet: true,
-        wallet_allow_remote: false,
+        ..server::Config::nothing(bind, data_dir)
     }
     .validated()?;
     crate::serve(config)

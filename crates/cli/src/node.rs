@@ -43,27 +43,13 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         empty_blocks,
     } = command;
     let config = server::Config {
-        bind,
-        data_dir,
-        site_root: PathBuf::from("."),
         genesis,
         node_key,
         faucet_key,
         peers,
         empty_blocks,
         no_chain: false,
-        // A chain node on its own runs no coordinator.
-        coordinator_db: None,
-        allow_unpaid_jobs: false,
-        key_rate_limit: 100,
-        ip_rate_limit: 200,
-        heartbeat_timeout: 30,
-        chain_rpc: None,
-        sign_in_domains: Vec::new(),
-        no_coordinator: true,
-        api_only: true,
-        no_wallet: true,
-        wallet_allow_remote: false,
+        ..server::Config::nothing(bind, data_dir)
     }
     .validated()?;
     crate::serve(config)

@@ -31,26 +31,10 @@ pub fn run(command: WalletCommand) -> anyhow::Result<()> {
         allow_remote,
     } = command;
     let config = server::Config {
-        bind,
-        data_dir,
-        site_root: PathBuf::from("."),
-        genesis: None,
-        node_key: None,
-        faucet_key: None,
-        peers: Vec::new(),
-        empty_blocks: false,
-        no_chain: true,
-        coordinator_db: None,
-        allow_unpaid_jobs: false,
-        key_rate_limit: 100,
-        ip_rate_limit: 200,
-        heartbeat_timeout: 30,
         chain_rpc: Some(chain_rpc),
-        sign_in_domains: Vec::new(),
-        no_coordinator: true,
-        api_only: true,
         no_wallet: false,
         wallet_allow_remote: allow_remote,
+        ..server::Config::nothing(bind, data_dir)
     }
     .validated()?;
     crate::serve(config)

@@ -13,26 +13,13 @@ use tower::ServiceExt;
 
 fn config(site_root: &std::path::Path, data_dir: &std::path::Path) -> Config {
     Config {
-        bind: "127.0.0.1:0".parse().expect("address"),
-        data_dir: data_dir.to_path_buf(),
         site_root: site_root.to_path_buf(),
-        genesis: None,
-        node_key: None,
-        faucet_key: None,
-        peers: Vec::new(),
-        empty_blocks: false,
-        no_chain: true,
-        coordinator_db: None,
-        allow_unpaid_jobs: false,
-        key_rate_limit: 100,
-        ip_rate_limit: 200,
-        heartbeat_timeout: 30,
-        chain_rpc: None,
-        sign_in_domains: Vec::new(),
-        no_coordinator: true,
         api_only: false,
         no_wallet: false,
-        wallet_allow_remote: false,
+        ..Config::nothing(
+            "127.0.0.1:0".parse().expect("address"),
+            data_dir.to_path_buf(),
+        )
     }
 }
 
