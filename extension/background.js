@@ -9,16 +9,31 @@ const ASKS = { connect: true, signMessage: true, sendTransaction: true, getAccou
 /** The default node whose RPC answers balances (the one-process server). */
 const DEFAULT_NODE = "http://127.0.0.1:8080";
 
-/** Base units as decimal AITBC text (6 decimals, trailing zeros dropped): money is never a float. */
-function decimal(units) {
-  const whole = Math.floor(units / 1e6);
-  const fraction = String(units % 1e6).padStart(6, "0").replace(/0+$/, "");
+/** Base units (digits) as decimal AITBC text (6 decimals, trailing zeros dropped): money is
+ * never a float. */
+function decimal(digits) {
+  const units = BigInt(digits);
+  const whole = units / 1000000n;
+  const fraction = String(units % 1000000n).padStart(6, "0").replace(/0+$/, "");
   return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
 function createBackground(api) {
   const pending = new Map();
   let next = 1;
+  // Changes to the approvals, one at a time: a connect finishing beside a revoke must not bring
+  // the revoked site back.
+  let changing = Promise.resolve();
+  function changeApprovals(change) {
+    const done = changing.then(async () => {
+      const stored = await api.storage.local.get(["approvals"]);
+      const approvals = stored.approvals || {};
+      const extra = change(approvals) || {};
+      await api.storage.local.set({ approvals, ...extra });
+    });
+    changing = done.catch(() => {});
+    return done;
+  }
 
   async function settings() {
     const stored = await api.storage.local.get(["approvals", "account", "node"]);
@@ -52,16 +67,19 @@ function createBackground(api) {
   }
 
   async function fromSite(origin, method, params) {
-    if (!(method in ASKS)) return failure("UNKNOWN_METHOD", `unknown method ${method}`);
+    if (typeof method !== "string" || !Object.hasOwn(ASKS, method)) {
+      return failure("UNKNOWN_METHOD", `unknown method ${method}`);
+    }
     const { approvals, account, node } = await settings();
     const approved = approvals[origin] === true;
     if (method === "connect") {
       if (approved && account) return { result: { success: true, address: account } };
       const answer = await ask(origin, "connect", {});
       if (answer.result && answer.result.address) {
-        const now = await settings();
-        now.approvals[origin] = true;
-        await api.storage.local.set({ approvals: now.approvals, account: answer.result.address });
+        await changeApprovals((approvals) => {
+          approvals[origin] = true;
+          return { account: answer.result.address };
+        });
         return { result: { success: true, address: answer.result.address } };
       }
       return answer;
@@ -72,9 +90,14 @@ function createBackground(api) {
       const address = (params && params.address) || account;
       try {
         const response = await fetch(`${node}/rpc/getBalance/${encodeURIComponent(address)}`);
-        const body = await response.json();
-        if (!response.ok) return failure("BAD_REQUEST", (body.error && body.error.message) || `answer ${response.status}`);
-        return { result: { address, balance: decimal(body.balance), balance_base_units: body.balance, symbol: "AITBC" } };
+        const text = await response.text();
+        if (!response.ok) {
+          const body = JSON.parse(text);
+          return failure("BAD_REQUEST", (body.error && body.error.message) || `answer ${response.status}`);
+        }
+        // Read as digits, not as a JavaScript number, which is a float.
+        const digits = (text.match(/"balance"\s*:\s*(\d+)/) || [])[1] || "0";
+        return { result: { address, balance: decimal(digits), balance_base_units: digits, symbol: "AITBC" } };
       } catch (error) {
         return failure("UNAVAILABLE", `the node at ${node} cannot be reached`);
       }
@@ -115,9 +138,9 @@ function createBackground(api) {
         return { result: Object.keys(approvals).filter((o) => approvals[o]) };
       }
       case "revoke": {
-        const { approvals } = await settings();
-        delete approvals[message.origin];
-        await api.storage.local.set({ approvals });
+        await changeApprovals((approvals) => {
+          delete approvals[message.origin];
+        });
         return { result: true };
       }
       default:

@@ -123,7 +123,20 @@ async fn a_wallet_survives_a_restart_unlocks_and_sends_a_transfer_that_lands_on_
     let (_, balance) = call(&http, &server, "GET", "/wallets/alice/balance", None).await?;
     assert_eq!(balance["balance"], 5_000_000, "{balance}");
 
-    // Locked: no send.
+    // A page whose name was rebound to 127.0.0.1 calls from this machine, but not as a local
+    // caller: its Host is not loopback.
+    let rebound = http
+        .get(server.at("/wallet/v1/wallets"))
+        .header("host", "evil.example:8080")
+        .send()
+        .await?;
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    let rebound: Value = rebound.json().await?;
+    assert_eq!(code(&rebound), "LOOPBACK_ONLY", "{rebound}");
+
+    // Locked: no send, no export of the keystore.
+    let (status, refused) = call(&http, &server, "GET", "/wallets/alice/keystore", None).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     let send = json!({ "to": bob.to_string(), "amount": "1.5", "wait_seconds": 30 });
     let (status, refused) = call(
         &http,
@@ -145,6 +158,10 @@ async fn a_wallet_survives_a_restart_unlocks_and_sends_a_transfer_that_lands_on_
     )
     .await?;
     assert_eq!(status, StatusCode::OK, "{unlocked}");
+    let (status, exported) = call(&http, &server, "GET", "/wallets/alice/keystore", None).await?;
+    assert_eq!(status, StatusCode::OK, "{exported}");
+    assert_eq!(exported["address"], alice.to_string());
+    assert!(exported["ciphertext"].is_string());
 
     // Bad transfers are refused before anything is signed.
     let mut typo = bob.to_string();

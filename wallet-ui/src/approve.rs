@@ -36,6 +36,7 @@ pub fn Approve(
     // A sign-in challenge (to sign in with the `/wallet/` page, fetched here; through the
     // extension, the message the site sends), read as the fixed text it is.
     let challenge = RwSignal::new(None::<Result<(types::message::SignIn, String), String>>);
+    let address_now = move || address.get_untracked();
     if method == "signIn" {
         Effect::new(move |_| {
             let Some(address) = address.get() else {
@@ -53,7 +54,10 @@ pub fn Approve(
                         .map(|parsed| (parsed, message))
                         .ok_or_else(|| "the server's challenge is not a sign-in".to_owned())
                 });
-                challenge.set(Some(asked));
+                // An answer for an account no longer shown is dropped.
+                if address_now() == Some(address) {
+                    challenge.set(Some(asked));
+                }
             });
         });
     } else if method == "signMessage"
@@ -63,13 +67,26 @@ pub fn Approve(
     }
     // A sign-in for another site than the one asking is refused: a site could otherwise pass
     // on another's challenge and sign in there as this account.
+    // Also refused: a sign-in as another account than the one shown.
     let foreign = {
         let origin = request.origin.clone();
         move || {
             challenge.with(|c| match c {
                 Some(Ok((sign_in, _))) => {
                     let host = origin.split_once("://").map_or(origin.as_str(), |(_, h)| h);
-                    (sign_in.domain != host).then(|| sign_in.domain.clone())
+                    if sign_in.domain != host {
+                        Some(format!(
+                            "Refused: this sign-in is for {}, not for the site that asks.",
+                            sign_in.domain
+                        ))
+                    } else if Some(sign_in.address) != address.get() {
+                        Some(format!(
+                            "Refused: this sign-in is for the account {}, not the one open here.",
+                            sign_in.address
+                        ))
+                    } else {
+                        None
+                    }
                 }
                 _ => None,
             })
@@ -245,7 +262,7 @@ pub fn Approve(
                     .map(|domain| {
                         view! {
                             <p id="approval-warning" class="mt-2 font-semibold text-red-600">
-                                {format!("Refused: this sign-in is for {domain}, not for the site that asks.")}
+                                {domain}
                             </p>
                         }
                     })

@@ -123,24 +123,28 @@ pub fn answer(id: &str, outcome: Result<Value, (&str, String)>) {
             serde_json::json!({ "kind": "respond", "id": id, "error": { "code": code, "message": message } })
         }
     };
-    tell(&message);
+    // The extension: closed once the background took the answer, or its closing would reach
+    // the site first, as a refusal of what was just done.
+    #[cfg(feature = "csr")]
+    leptos::task::spawn_local(async move {
+        let _ = ask(&message).await;
+        if let Some(window) = web_sys::window() {
+            let _ = window.close();
+        }
+    });
     #[cfg(feature = "hydrate")]
     if let Ok(channel) = web_sys::BroadcastChannel::new(PAGE_CHANNEL) {
         let mut message = message;
         message["type"] = serde_json::json!(PAGE_ANSWER);
         if let Ok(value) = js_sys::JSON::parse(&message.to_string()) {
+            // Delivered to this origin's pages as it is posted.
             let _ = channel.post_message(&value);
         }
         channel.close();
+        if let Some(window) = web_sys::window() {
+            let _ = window.close();
+        }
     }
-    #[cfg(feature = "browser")]
-    if let Some(window) = web_sys::window() {
-        // After the message is on its way.
-        set_timeout(
-            move || {
-                let _ = window.close();
-            },
-            std::time::Duration::from_millis(200),
-        );
-    }
+    #[cfg(not(feature = "browser"))]
+    let _ = message;
 }

@@ -254,11 +254,16 @@ impl Coordinator {
                     payment.settle_tx = Some(settle.clone());
                     payment.sent_ms = now;
                     // Written down first: after a crash the same transaction is sent again.
-                    if self
-                        .store
-                        .set_payment(&job.id, status, next, &payment)
-                        .await?
-                    {
+                    // A refund only while the job has no receipt: a usage report stored meanwhile
+                    // (which needs the escrow still locked) and a refund exclude each other.
+                    let moved = if next == PaymentStatus::Refunding {
+                        self.store.start_refund(&job.id, &payment).await?
+                    } else {
+                        self.store
+                            .set_payment(&job.id, status, next, &payment)
+                            .await?
+                    };
+                    if moved {
                         changed += 1;
                         if let Err(error) = ledger.submit(settle).await {
                             tracing::warn!(job = %job.id, %error, "could not send a settlement; trying again later");

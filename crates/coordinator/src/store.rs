@@ -721,6 +721,20 @@ impl Store {
         rows.iter().map(job_of).collect()
     }
 
+    /// Moves a locked escrow to `refunding`, storing `payment`, unless the job has a receipt
+    /// (then it is released instead); `false` if it did not move.
+    pub async fn start_refund(&self, job_id: &str, payment: &Payment) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET payment_status = 'refunding', payment = $1 \
+             WHERE id = $2 AND payment_status = 'locked' AND receipt_id IS NULL",
+        )
+        .bind(serde_json::to_string(payment).map_err(corrupt)?)
+        .bind(job_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Moves a job's payment from `from` to `to`, storing `payment`; `false` if it was not at
     /// `from` (another instance got there first).
     pub async fn set_payment(

@@ -9,6 +9,7 @@ mod miners;
 mod users;
 
 pub use limits::{Limiter, Limits, per_ip};
+pub(crate) use users::loopback_host;
 
 use std::path::Path;
 

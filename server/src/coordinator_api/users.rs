@@ -61,6 +61,11 @@ fn signs_in_from(domains: &[String], host: &str) -> bool {
     if !domains.is_empty() {
         return domains.iter().any(|d| d.eq_ignore_ascii_case(host));
     }
+    loopback_host(host)
+}
+
+/// Whether `host` (a `Host` header: a name with an optional port) names this machine's loopback.
+pub(crate) fn loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),

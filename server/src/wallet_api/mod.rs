@@ -67,7 +67,9 @@ pub struct Daemon {
     chain: Option<WalletChain>,
     unlocked: Mutex<HashMap<String, Unlocked>>,
     failures: Mutex<HashMap<String, Failures>>,
-    kdf: tokio::sync::Semaphore,
+    kdf: std::sync::Arc<tokio::sync::Semaphore>,
+    /// One password try at a time per wallet, so a burst of tries is counted as it goes.
+    trying: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     /// One send at a time, so consecutive sends take consecutive nonces.
     sending: tokio::sync::Mutex<()>,
     allow_remote: bool,
@@ -99,7 +101,8 @@ impl Daemon {
             chain,
             unlocked: Mutex::default(),
             failures: Mutex::default(),
-            kdf: tokio::sync::Semaphore::new(PARALLEL_KDF),
+            kdf: std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_KDF)),
+            trying: Mutex::default(),
             sending: tokio::sync::Mutex::default(),
             allow_remote,
         })
@@ -134,8 +137,16 @@ impl Daemon {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _turn = self.kdf.acquire().await.map_err(internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(internal)
+        // The permit goes with the work: a caller that goes away does not free its turn while
+        // the derivation still runs.
+        let turn = self.kdf.clone().acquire_owned().await.map_err(internal)?;
+        tokio::task::spawn_blocking(move || {
+            let done = work();
+            drop(turn);
+            done
+        })
+        .await
+        .map_err(internal)
     }
 
     /// Opens the keystore of `wallet` with `password`, counting wrong passwords: past
@@ -145,7 +156,43 @@ impl Daemon {
         wallet: &StoredWallet,
         password: String,
     ) -> Result<Secret, ApiError> {
-        let id = wallet.wallet_id.clone();
+        let keystore = Keystore::from_json(&wallet.keystore).map_err(internal)?;
+        let opened = self
+            .guarded_open(&wallet.wallet_id, keystore, password)
+            .await;
+        if let Err(ApiError::Refused { .. }) = &opened {
+            let failures = self
+                .lock_failures()
+                .get(&wallet.wallet_id)
+                .map_or(0, |f| f.count);
+            self.event(
+                &wallet.wallet_id,
+                "unlock_refused",
+                json!({ "failures": failures }),
+            )
+            .await;
+        }
+        opened
+    }
+
+    /// Opens `keystore` with `password` as a try against `key` (a wallet, or an imported
+    /// keystore's address): tries of one key run one at a time, and past [`FREE_FAILURES`] wrong
+    /// ones each further try must wait, longer each time.
+    async fn guarded_open(
+        &self,
+        key: &str,
+        keystore: Keystore,
+        password: String,
+    ) -> Result<Secret, ApiError> {
+        let id = key.to_owned();
+        let turn = self
+            .trying
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
         if let Some(until) = self.blocked_until(&id) {
             return Err(ApiError::RateLimited {
                 who: "wallet",
@@ -155,7 +202,6 @@ impl Daemon {
                     .max(1),
             });
         }
-        let keystore = Keystore::from_json(&wallet.keystore).map_err(internal)?;
         let opened = self.kdf(move || keystore.open(&password)).await?;
         match opened {
             Ok(secret) => {
@@ -163,19 +209,14 @@ impl Daemon {
                 Ok(secret)
             }
             Err(KeystoreError::WrongPassword) => {
-                let count = {
-                    let mut failures = self.lock_failures();
-                    let entry = failures.entry(id.clone()).or_default();
-                    entry.count += 1;
-                    if entry.count >= FREE_FAILURES {
-                        let doublings = (entry.count - FREE_FAILURES).min(10);
-                        let wait = (FIRST_WAIT * 2u32.pow(doublings)).min(LONGEST_WAIT);
-                        entry.blocked_until = Some(Instant::now() + wait);
-                    }
-                    entry.count
-                };
-                self.event(&id, "unlock_refused", json!({ "failures": count }))
-                    .await;
+                let mut failures = self.lock_failures();
+                let entry = failures.entry(id.clone()).or_default();
+                entry.count += 1;
+                if entry.count >= FREE_FAILURES {
+                    let doublings = (entry.count - FREE_FAILURES).min(10);
+                    let wait = (FIRST_WAIT * 2u32.pow(doublings)).min(LONGEST_WAIT);
+                    entry.blocked_until = Some(Instant::now() + wait);
+                }
                 Err(ApiError::refused(
                     StatusCode::UNAUTHORIZED,
                     "invalid_credentials",
@@ -290,18 +331,19 @@ impl Daemon {
         } else if let Some(file) = keystore {
             let file =
                 Keystore::from_json(&file.to_string()).map_err(|e| ApiError::bad("keystore", e))?;
-            let password = password.clone();
-            match self.kdf(move || file.open(&password)).await? {
-                Ok(secret) => secret,
-                Err(KeystoreError::WrongPassword) => {
-                    return Err(ApiError::refused(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_credentials",
-                        "the password does not open this keystore",
-                    ));
-                }
-                Err(error) => return Err(ApiError::bad("keystore", error)),
+            let costs = file.kdf.params;
+            let most = KdfParams::RECOMMENDED;
+            if costs.memory_kib > 4 * most.memory_kib
+                || costs.iterations > 4 * most.iterations
+                || costs.parallelism > 4
+            {
+                return Err(ApiError::bad(
+                    "keystore",
+                    "its key derivation costs more than this daemon opens (256 MiB, 12 passes)",
+                ));
             }
+            let key = format!("import:{}", file.address);
+            self.guarded_open(&key, file, password.clone()).await?
         } else if let Some(seed) = secret_key {
             let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
                 .decode(seed.trim())
@@ -512,12 +554,19 @@ impl Daemon {
             json!({ "hash": hash.to_hex(), "to": preview.to, "amount": preview.amount.0 }),
         )
         .await;
+        // Sent: from here on no error may reach the caller, who would send again. A status the
+        // chain cannot tell now is "pending"; the transaction's route follows it.
         let deadline = Instant::now() + wait;
-        let mut status = self.chain()?.status(hash).await?;
-        while !matches!(status, coordinator::TxState::Included { .. }) && Instant::now() < deadline
-        {
+        let mut status = coordinator::TxState::Pending;
+        loop {
+            if let Ok(now) = self.chain()?.status(hash).await {
+                status = now;
+            }
+            if matches!(status, coordinator::TxState::Included { .. }) || Instant::now() >= deadline
+            {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            status = self.chain()?.status(hash).await?;
         }
         let mut answer = status_json(hash, status);
         answer["wallet_id"] = json!(wallet_id);
@@ -534,8 +583,11 @@ impl Daemon {
         Ok(status_json(hash, self.chain()?.status(hash).await?))
     }
 
+    /// The encrypted keystore, for an unlocked wallet only: anyone who may not use the wallet
+    /// may not take its ciphertext away to guess at it without the daemon's waits.
     pub async fn keystore(&self, wallet_id: &str) -> Result<Value, ApiError> {
         let wallet = self.wallet(wallet_id).await?;
+        self.secret(&wallet, None).await?;
         serde_json::from_str(&wallet.keystore).map_err(internal)
     }
 }
@@ -677,9 +729,17 @@ fn daemon_of(state: &AppState) -> Result<&Daemon, ApiError> {
 /// Serves loopback callers only, unless the operator allowed others.
 async fn loopback_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // Every connection the server accepts carries its peer; only in-process router tests lack it.
+    // The Host must name loopback too: otherwise a web page whose name was rebound to 127.0.0.1
+    // would call this from the user's own browser as a "local" caller.
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>();
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     let allowed = state.wallet.as_ref().is_none_or(|d| d.allow_remote)
-        || peer.is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
+        || (peer.is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback())
+            && crate::coordinator_api::loopback_host(host));
     if allowed {
         next.run(request).await
     } else {
