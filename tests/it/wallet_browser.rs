@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use tests::{Browser, Server, stack};
 use types::Address;
 use wallet::{Keystore, Mnemonic, Secret};
@@ -174,7 +176,45 @@ async fn a_wallet_made_in_the_browser_receives_sends_and_survives_a_reload() -> 
     .await?;
     let problems = tab.problems();
     assert!(problems.is_empty(), "console problems: {problems:#?}");
+
+    // The exported keystore, imported in another browser with its password: the same wallet.
+    let href: String = tab
+        .eval("document.querySelector('#wallet-export').getAttribute('href')")
+        .await?;
+    let encoded = href
+        .strip_prefix("data:application/json;charset=utf-8,")
+        .context("the export is not a JSON data URL")?;
+    let file = tempfile::tempdir()?;
+    let path = file.path().join("aitbc-keystore.json");
+    std::fs::write(&path, percent_decoded(encoded)?)?;
+    let other = Browser::launch(1280, 900).await?;
+    let tab = other.open(&server.at("/wallet/")).await?;
+    tab.hydrated().await?;
+    tab.click("#wallet-tab-import").await?;
+    tab.choose_file("#import-file", &path).await?;
+    tab.type_into("#import-password", PASSWORD).await?;
+    tab.click("#import-submit").await?;
+    tab.wait_for("document.querySelector('#wallet-address') !== null", WAIT)
+        .await?;
+    assert_eq!(tab.text("#wallet-address").await?.trim(), first.to_string());
     Ok(())
+}
+
+/// The bytes of `%XX`-encoded text.
+fn percent_decoded(text: &str) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = tail.get(..2).context("a cut %-escape")?;
+            bytes.push(u8::from_str_radix(std::str::from_utf8(hex)?, 16)?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    Ok(bytes)
 }
 
 #[tokio::test(flavor = "multi_thread")]

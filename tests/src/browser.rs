@@ -185,6 +185,23 @@ impl Tab {
         Ok(())
     }
 
+    /// Chooses the file at `path` in the file input matching `selector`, as a person picking
+    /// it would (the page gets its `change` event).
+    pub async fn choose_file(&self, selector: &str, path: &std::path::Path) -> anyhow::Result<()> {
+        let element = self
+            .page
+            .find_element(selector)
+            .await
+            .with_context(|| format!("no element {selector}"))?;
+        let params = chromiumoxide::cdp::browser_protocol::dom::SetFileInputFilesParams::builder()
+            .file(path.display().to_string())
+            .backend_node_id(element.backend_node_id)
+            .build()
+            .map_err(anyhow::Error::msg)?;
+        self.page.execute(params).await?;
+        Ok(())
+    }
+
     /// The text content of the element matching `selector`.
     pub async fn text(&self, selector: &str) -> anyhow::Result<String> {
         let js = format!("document.querySelector({selector:?})?.textContent ?? null");

@@ -63,6 +63,17 @@ impl WalletState {
         self.error.set(Some(message.to_string()));
     }
 
+    /// Whether `password` is long enough for a new keystore; says so when it is not.
+    fn strong(&self, password: &str) -> bool {
+        let strong = password.chars().count() >= MIN_PASSWORD_CHARS;
+        if !strong {
+            self.fail(format!(
+                "the password needs at least {MIN_PASSWORD_CHARS} characters"
+            ));
+        }
+        strong
+    }
+
     /// Opens `secret` with the accounts `stored` counts.
     fn open(&self, secret: Secret, stored: &Stored) {
         let accounts = (0..stored.accounts.max(1))
@@ -348,10 +359,8 @@ fn Create() -> impl IntoView {
     let create = move |_| {
         state.error.set(None);
         let chosen = password.get_untracked();
-        if chosen.chars().count() < MIN_PASSWORD_CHARS {
-            return state.fail(format!(
-                "the password needs at least {MIN_PASSWORD_CHARS} characters"
-            ));
+        if !state.strong(&chosen) {
+            return;
         }
         if chosen != again.get_untracked() {
             return state.fail("the two passwords differ");
@@ -417,10 +426,8 @@ fn Import() -> impl IntoView {
             });
             return;
         }
-        if chosen.chars().count() < MIN_PASSWORD_CHARS {
-            return state.fail(format!(
-                "the password needs at least {MIN_PASSWORD_CHARS} characters"
-            ));
+        if !state.strong(&chosen) {
+            return;
         }
         match Mnemonic::parse(&phrase.get_untracked()) {
             Ok(mnemonic) => state.keep(Secret::mnemonic(&mnemonic), chosen),
