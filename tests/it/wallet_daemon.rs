@@ -353,6 +353,11 @@ async fn wrong_passwords_are_slowed_down_and_bad_imports_refused() -> anyhow::Re
             "wallet_id",
             "letters",
         ),
+        (
+            json!({ "wallet_id": "d6", "password": PASSWORD, "keystore": foreign_keystore()? }),
+            "keystore",
+            "scrypt",
+        ),
     ] {
         let (status, refused) = call(&http, &server, "POST", "/wallets", Some(body)).await?;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
@@ -407,4 +412,24 @@ async fn wrong_passwords_are_slowed_down_and_bad_imports_refused() -> anyhow::Re
     .await?;
     assert_eq!(missing["error"]["code"], -32004, "{missing}");
     Ok(())
+}
+
+/// A keystore that reads as one but whose key derivation this wallet does not use.
+fn foreign_keystore() -> anyhow::Result<Value> {
+    let secret = wallet::Secret::key(&types::SecretKey::from_seed(&[3; 32]));
+    let light = wallet::KdfParams {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let mut keystore = wallet::Keystore::seal(
+        &secret,
+        secret.account(0)?.address(),
+        PASSWORD,
+        light,
+        [1; 16],
+        [2; 24],
+    )?;
+    keystore.kdf.name = "scrypt".into();
+    Ok(serde_json::to_value(keystore)?)
 }

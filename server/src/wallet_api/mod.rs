@@ -223,7 +223,9 @@ impl Daemon {
                     "invalid credentials",
                 ))
             }
-            Err(error) => Err(internal(error)),
+            // A keystore this daemon cannot read: only an imported one can be (stored ones are
+            // written here).
+            Err(error) => Err(ApiError::bad("keystore", error)),
         }
     }
 
