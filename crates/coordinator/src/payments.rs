@@ -183,9 +183,6 @@ impl Coordinator {
         // One round at a time: settlements take consecutive nonces of the coordinator's key.
         let _turn = self.settling.lock().await;
         let mut changed = 0;
-        // Taken before the jobs are read: a usage report stored after the read came too late
-        // by this time, so a job refunded for want of one never gets one.
-        let round = self.now();
         for job in self.store.paid_jobs_to_watch().await? {
             let (Some(status), Some(mut payment)) = (job.payment_status, job.payment.clone())
             else {
@@ -243,7 +240,7 @@ impl Coordinator {
                     }
                 }
                 PaymentStatus::Locked
-                    if job.state.is_terminal() && !self.awaits_usage(&job, round) =>
+                    if job.state.is_terminal() && !self.awaits_usage(&job, now) =>
                 {
                     let settle = self.settlement(&job, &payment, &*ledger).await?;
                     let next = if matches!(settle.tx.body, TxBody::EscrowRelease { .. }) {
