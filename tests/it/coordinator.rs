@@ -134,8 +134,30 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
         .send()
         .await?;
     assert_eq!(early.status(), StatusCode::TOO_EARLY);
+    let too_long = http
+        .get(server.at(&format!("/v1/jobs/{job_id}/result?wait_seconds=61")))
+        .header("x-api-key", &client_key)
+        .send()
+        .await?;
+    assert_eq!(too_long.status(), StatusCode::BAD_REQUEST);
+    let body: Value = too_long.json().await?;
+    assert_eq!(
+        body["error"]["details"][0]["field"], "wait_seconds",
+        "{body}"
+    );
+    // A client waiting for the result (a long poll) gets it when the miner reports it.
+    let waiting = {
+        let request = http
+            .get(server.at(&format!("/v1/jobs/{job_id}/result?wait_seconds=20")))
+            .header("x-api-key", &client_key);
+        tokio::spawn(async move { request.send().await })
+    };
 
     tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the long poll answered before the result"
+    );
     let result = json!({"text": "hello"});
     let receipt = receipt_for(&assigned, "miner-1", &signer, &result, 1_000);
     let done = http
@@ -155,6 +177,9 @@ async fn a_job_runs_end_to_end_over_http_with_a_verified_receipt() -> anyhow::Re
         .await?;
     assert_eq!(finished["state"], "COMPLETED");
     assert_eq!(finished["result"]["text"], "hello");
+    let waited = waiting.await??;
+    assert_eq!(waited.status(), StatusCode::OK);
+    assert_eq!(waited.json::<Value>().await?, finished);
     assert_eq!(finished["receipt"]["price_base_units"], 10_000);
     let check: Value = http
         .post(server.at("/v1/receipts/verify"))

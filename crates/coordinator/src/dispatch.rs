@@ -233,7 +233,7 @@ impl Coordinator {
                 {
                     continue;
                 }
-                match self.claim(miner, &job.id, now).await {
+                match self.claim(miner, &job.id, now, false).await {
                     Ok(Some(assigned)) => return Ok(Some(assigned)),
                     Ok(None) => {}
                     Err(e) => {
@@ -250,10 +250,23 @@ impl Coordinator {
     }
 
     /// Takes job `id` for `miner` in the database (and notes it, so that polls reading the
-    /// queue pass over it); `None` if another took it first.
-    async fn claim(&self, miner: &Miner, id: &str, now: i64) -> Result<Option<Assigned>, Error> {
+    /// queue pass over it); `None` if another took it first. With `check_miner`, the miner's
+    /// state is checked in the same statement (a waiting miner's may have changed since its
+    /// poll read it), and `None` may also mean that it cannot take the job now.
+    async fn claim(
+        &self,
+        miner: &Miner,
+        id: &str,
+        now: i64,
+        check_miner: bool,
+    ) -> Result<Option<Assigned>, Error> {
         let lease = now + self.config.heartbeat_timeout_ms;
-        let Some(job) = self.store.claim(id, &miner.id, lease, now).await? else {
+        let claimed = if check_miner {
+            self.store.claim_if_free(id, &miner.id, lease, now).await?
+        } else {
+            self.store.claim(id, &miner.id, lease, now).await?
+        };
+        let Some(job) = claimed else {
             return Ok(None);
         };
         self.waiters.note(id);
@@ -286,29 +299,30 @@ impl Coordinator {
             let Some(waiter) = self.waiters.take(|m| fits(m, job)) else {
                 break Ok(false);
             };
-            match self.can_take(&waiter.miner.id, &job.client_id, now).await {
-                Ok(Some(miner)) => match self.claim(&miner, &job.id, now).await {
-                    Ok(Some(assigned)) => match waiter.send.send(assigned) {
-                        Ok(()) => break Ok(true),
-                        // The poll ended a moment ago: give the job back, try the next miner.
-                        Err(_) => {
-                            if let Err(e) = self.store.unclaim(&job.id, &miner.id).await {
-                                break Err(e.into());
-                            }
-                            self.waiters.forget(&job.id);
+            // One statement claims the job if the miner may still take it; only when it did
+            // not is the miner read, to tell which of the two stood in the way.
+            match self.claim(&waiter.miner, &job.id, now, true).await {
+                Ok(Some(assigned)) => match waiter.send.send(assigned) {
+                    Ok(()) => break Ok(true),
+                    // The poll ended a moment ago: give the job back, try the next miner.
+                    Err(_) => {
+                        if let Err(e) = self.store.unclaim(&job.id, &waiter.miner.id).await {
+                            break Err(e.into());
                         }
-                    },
-                    // Taken meanwhile (by another instance's miner).
-                    Ok(None) => {
-                        passed.push(waiter);
-                        break Ok(true);
-                    }
-                    Err(e) => {
-                        passed.push(waiter);
-                        break Err(e);
+                        self.waiters.forget(&job.id);
                     }
                 },
-                Ok(None) => passed.push(waiter),
+                Ok(None) => {
+                    let can_take = self.can_take(&waiter.miner.id, &job.client_id, now).await;
+                    passed.push(waiter);
+                    match can_take {
+                        // The miner may take it: the job was taken meanwhile (by another
+                        // instance's miner, or it expired).
+                        Ok(Some(_)) => break Ok(true),
+                        Ok(None) => {}
+                        Err(e) => break Err(e),
+                    }
+                }
                 Err(e) => {
                     passed.push(waiter);
                     break Err(e);

@@ -1,6 +1,7 @@
 //! The job coordinator: clients submit AI jobs, miners register, heartbeat and long-poll for work that matches their capabilities, and return results with receipts they sign, which the coordinator checks and attests. Jobs move through an enforced state machine; a background sweeper expires jobs and re-queues the work of miners that went silent. Storage is SQLite or PostgreSQL (sqlx).
 
 mod dispatch;
+mod finished;
 pub mod keys;
 pub mod ledger;
 pub mod market;
@@ -204,6 +205,8 @@ pub struct Coordinator {
     settling: Arc<tokio::sync::Mutex<()>>,
     /// API keys recently presented.
     keys: Arc<keys::KeyCache>,
+    /// Clients waiting for their jobs to finish.
+    finished: Arc<finished::Finished>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -236,6 +239,7 @@ impl Coordinator {
             ledger: None,
             settling: Arc::default(),
             keys: Arc::default(),
+            finished: Arc::default(),
         }
     }
 
@@ -416,17 +420,47 @@ impl Coordinator {
                 job.state.as_str()
             )));
         }
+        self.finished.fire(id);
         self.client_job(client_id, id).await
     }
 
     /// The result and latest receipt of a finished job.
     pub async fn result(&self, client_id: &str, id: &str) -> Result<(Job, Option<Value>), Error> {
-        let job = self.client_job(client_id, id).await?;
+        let (job, receipt) = match self.store.job_with_receipt(id).await? {
+            Some((job, receipt)) if job.client_id == client_id => (job, receipt),
+            _ => return Err(Error::NotFound(format!("job {id}"))),
+        };
         if !job.state.is_terminal() {
             return Err(Error::TooEarly);
         }
-        let receipt = self.store.receipts_of(id).await?.pop();
         Ok((job, receipt))
+    }
+
+    /// The same once the job has finished, waiting up to `wait` (at most
+    /// [`Config::max_poll_wait`]) for it: answered the moment the job finishes on this instance,
+    /// within a second when another instance finishes it; [`Error::TooEarly`] if it runs on.
+    pub async fn wait_result(
+        &self,
+        client_id: &str,
+        id: &str,
+        wait: Duration,
+    ) -> Result<(Job, Option<Value>), Error> {
+        let deadline = tokio::time::Instant::now() + wait.min(self.config.max_poll_wait);
+        let watch = self.finished.watch(id);
+        loop {
+            let finished = watch.signal().notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            match self.result(client_id, id).await {
+                Err(Error::TooEarly) if tokio::time::Instant::now() < deadline => {}
+                outcome => return outcome,
+            }
+            let again = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                () = finished => {}
+                () = tokio::time::sleep_until(again) => {}
+            }
+        }
     }
 
     pub async fn receipts(&self, client_id: &str, id: &str) -> Result<Vec<Value>, Error> {
@@ -521,20 +555,33 @@ impl Coordinator {
         }
     }
 
-    /// The job `job_id` as running on `miner_id`, or why not.
-    async fn running_job(&self, miner_id: &str, job_id: &str) -> Result<Job, Error> {
-        let job = self
-            .store
-            .job(job_id)
+    /// The job `job_id` and the receipt terms of `miner_id`, read together: what a miner's
+    /// report is checked against.
+    async fn reported_job(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+    ) -> Result<(Job, Option<store::ReceiptTerms>), Error> {
+        self.store
+            .job_and_terms(job_id, miner_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("job {job_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("job {job_id}")))
+    }
+
+    /// The job `job_id` as running on `miner_id` (with the miner's receipt terms), or why not.
+    async fn running_job(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+    ) -> Result<(Job, Option<store::ReceiptTerms>), Error> {
+        let (job, terms) = self.reported_job(miner_id, job_id).await?;
         if job.state != JobState::Running || job.assigned_miner_id.as_deref() != Some(miner_id) {
             return Err(Error::Conflict(format!(
                 "job {job_id} is {} and not running on this miner",
                 job.state.as_str()
             )));
         }
-        Ok(job)
+        Ok((job, terms))
     }
 
     /// Accepts a result from the miner running the job: its receipt must be the one the job's
@@ -546,9 +593,9 @@ impl Coordinator {
         job_id: &str,
         result: JobResult,
     ) -> Result<Value, Error> {
-        let job = self.running_job(miner_id, job_id).await?;
+        let (job, terms) = self.running_job(miner_id, job_id).await?;
         let now = self.now();
-        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, &result, now).await?;
+        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, terms, &result, now)?;
         let finished = self
             .store
             .finish(&store::Finish {
@@ -565,6 +612,7 @@ impl Coordinator {
         if !finished {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
+        self.finished.fire(job_id);
         // A slot of this miner is free.
         self.redispatch().await;
         Ok(receipt)
@@ -580,11 +628,7 @@ impl Coordinator {
         job_id: &str,
         usage: JobResult,
     ) -> Result<Value, Error> {
-        let job = self
-            .store
-            .job(job_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("job {job_id}")))?;
+        let (job, terms) = self.reported_job(miner_id, job_id).await?;
         let (Some(canceled_at), Some(_)) = (job.finished_at, job.started_at) else {
             return Err(not_canceled_here(&job));
         };
@@ -597,7 +641,8 @@ impl Coordinator {
                 "job {job_id}: its usage was reported already or came too late"
             )));
         }
-        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, &usage, canceled_at).await?;
+        let (receipt_id, receipt, hash) =
+            self.attest(&job, miner_id, terms, &usage, canceled_at)?;
         let taken = self
             .store
             .record_usage(&store::Usage {
@@ -620,19 +665,16 @@ impl Coordinator {
 
     /// Checks the receipt a miner signed for `job`, which ran until `ended_ms` at the latest,
     /// and attests it: the receipt's id, the attested receipt and its hash.
-    async fn attest(
+    fn attest(
         &self,
         job: &Job,
         miner_id: &str,
+        terms: Option<store::ReceiptTerms>,
         result: &JobResult,
         ended_ms: i64,
     ) -> Result<(String, Value, String), Error> {
-        let miner = self
-            .store
-            .miner(miner_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("miner {miner_id}")))?;
-        let key = miner
+        let terms = terms.ok_or_else(|| Error::NotFound(format!("miner {miner_id}")))?;
+        let key = terms
             .public_key
             .as_deref()
             .and_then(|k| PublicKey::from_hex(k).ok())
@@ -643,10 +685,10 @@ impl Coordinator {
         let expected = JobReceipt {
             receipt_id: claimed.receipt_id.clone(),
             job_id: job.id.clone(),
-            provider: miner.id.clone(),
+            provider: miner_id.to_owned(),
             client: job.client_id.clone(),
             units_ms: claimed.units_ms,
-            unit_price: miner.capabilities.price_per_unit,
+            unit_price: terms.price_per_unit,
             started_at: (started_ms / 1_000) as u64,
             completed_at: claimed.completed_at,
             result_hash: receipt::value_hash(&result.result),
@@ -716,6 +758,7 @@ impl Coordinator {
         if !finished {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
+        self.finished.fire(job_id);
         self.redispatch().await;
         Ok(())
     }
@@ -746,10 +789,14 @@ impl Coordinator {
     // --- upkeep ---------------------------------------------------------------------------
 
     /// One round of upkeep: expire jobs whose time is up, take silent miners offline and give
-    /// their jobs back to the queue.
+    /// their jobs back to the queue, settle payments, and checkpoint the database.
     pub async fn sweep(&self) -> Result<Sweep, Error> {
         let now = self.now();
-        let expired = self.store.expire_due(now).await?.len();
+        let expired = self.store.expire_due(now).await?;
+        for id in &expired {
+            self.finished.fire(id);
+        }
+        let expired = expired.len();
         self.store.delete_expired_sign_ins(now).await?;
         let offline = self
             .store
@@ -777,6 +824,9 @@ impl Coordinator {
         // Jobs given back, locks that reached a block, bookings that ended, and jobs other
         // instances queued: offered to the miners waiting here.
         self.dispatch().await?;
+        if let Err(error) = self.store.checkpoint().await {
+            tracing::warn!(%error, "checkpointing the database failed; trying again next round");
+        }
         Ok(Sweep {
             expired,
             offline,

@@ -35,6 +35,13 @@ pub struct Candidate {
     pub paid: bool,
 }
 
+/// What checking a miner's receipt needs of the miner: the key it registered and its price.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceiptTerms {
+    pub public_key: Option<String>,
+    pub price_per_unit: u64,
+}
+
 /// A miner with what decides whether it may take a job now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MinerLoad {
@@ -76,6 +83,8 @@ pub struct Store {
     /// PostgreSQL locks rows, so transactions that touch a miner and its jobs lock the miner
     /// first; SQLite's one writer needs no such order.
     row_locks: bool,
+    /// SQLite, whose write-ahead log [`Store::checkpoint`] folds into the database file.
+    sqlite: bool,
 }
 
 const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
@@ -162,6 +171,15 @@ fn miner_of(row: &AnyRow) -> Result<Miner, StoreError> {
         jobs_failed: row.try_get("jobs_failed")?,
         total_job_duration_ms: row.try_get("total_job_duration_ms")?,
         last_receipt_id: row.try_get("last_receipt_id")?,
+    })
+}
+
+fn claimed_of(row: &AnyRow) -> Result<Claimed, StoreError> {
+    Ok(Claimed {
+        client_id: row.try_get("client_id")?,
+        payload: serde_json::from_str(&row.try_get::<String, _>("payload")?).map_err(corrupt)?,
+        constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
+            .map_err(corrupt)?,
     })
 }
 
@@ -260,6 +278,10 @@ impl Store {
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            // No checkpoint at a commit (each one syncs the database file, and
+                            // the write that crossed the log's threshold waited for it): the
+                            // sweeper checkpoints every second instead (`Store::checkpoint`).
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                         }
                         Ok(())
                     })
@@ -280,7 +302,20 @@ impl Store {
             pool,
             writer,
             row_locks: !sqlite,
+            sqlite,
         })
+    }
+
+    /// Copies what SQLite's write-ahead log holds into the database file, without waiting for
+    /// readers or blocking writers (a passive checkpoint); nothing on PostgreSQL. Commits never
+    /// checkpoint themselves, so this keeps the log from growing.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     // --- API keys -------------------------------------------------------------------------
@@ -475,6 +510,59 @@ impl Store {
         row.as_ref().map(job_of).transpose()
     }
 
+    /// Job `id` with its latest receipt, in one query.
+    pub async fn job_with_receipt(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Job, Option<Value>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS}, (SELECT receipts.receipt FROM receipts \
+             WHERE receipts.job_id = jobs.id \
+             ORDER BY receipts.created_at DESC, receipts.receipt_id DESC LIMIT 1) AS last_receipt \
+             FROM jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(|row| Ok((job_of(row)?, json_of(row.try_get("last_receipt")?)?)))
+            .transpose()
+    }
+
+    /// Job `id` with the receipt terms of miner `miner_id` (`None` for an unknown miner), in
+    /// one query: what a miner's report on the job is checked against.
+    pub async fn job_and_terms(
+        &self,
+        id: &str,
+        miner_id: &str,
+    ) -> Result<Option<(Job, Option<ReceiptTerms>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS}, \
+             (SELECT public_key FROM miners WHERE miners.id = $2) AS miner_public_key, \
+             (SELECT capabilities FROM miners WHERE miners.id = $2) AS miner_capabilities \
+             FROM jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .bind(miner_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let terms = match row.try_get::<Option<String>, _>("miner_capabilities")? {
+            Some(capabilities) => Some(ReceiptTerms {
+                public_key: row.try_get("miner_public_key")?,
+                price_per_unit: serde_json::from_str::<crate::matching::Capabilities>(
+                    &capabilities,
+                )
+                .map_err(corrupt)?
+                .price_per_unit,
+            }),
+            None => None,
+        };
+        Ok(Some((job_of(&row)?, terms)))
+    }
+
     pub async fn job_by_key(&self, client_id: &str, key: &str) -> Result<Option<Job>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE client_id = $1 AND idempotency_key = $2"
@@ -597,17 +685,40 @@ impl Store {
         // All rows, so that SQLite finishes the statement (and its write) before it answers.
         .fetch_all(&self.writer)
         .await?;
-        row.first()
-            .map(|row| {
-                Ok(Claimed {
-                    client_id: row.try_get("client_id")?,
-                    payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
-                        .map_err(corrupt)?,
-                    constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
-                        .map_err(corrupt)?,
-                })
-            })
-            .transpose()
+        row.first().map(claimed_of).transpose()
+    }
+
+    /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
+    /// now (enabled and online, a free slot, no booking by another client): what
+    /// [`Store::miner_load`] and [`Store::claim`] decide, in one statement. `None` if either
+    /// fails.
+    pub async fn claim_if_free(
+        &self,
+        job_id: &str,
+        miner_id: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
+             started_at = $3, attempts = attempts + 1 \
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 \
+             AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 AND miners.enabled = 1 \
+               AND miners.status = 'ONLINE' \
+               AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
+                    AND mine.state = 'RUNNING') < miners.concurrency \
+               AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
+                    AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
+                    jobs.client_id) = jobs.client_id) \
+             RETURNING client_id, payload, constraints",
+        )
+        .bind(miner_id)
+        .bind(lease_until)
+        .bind(now)
+        .bind(job_id)
+        .fetch_all(&self.writer)
+        .await?;
+        row.first().map(claimed_of).transpose()
     }
 
     /// Gives back a job claimed for a miner whose poll ended before it could be told.

@@ -320,7 +320,10 @@ impl Worker {
         tokio::pin!(timeout);
         let mut text = String::new();
         let mut sent = 0;
-        let mut tick = tokio::time::interval(PARTIAL_EVERY);
+        // The first update after one period, not at once: a short job's output goes with its
+        // result alone, without a round trip that the job would wait for.
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + PARTIAL_EVERY, PARTIAL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -1,18 +1,20 @@
 //! Client routes: submit a job (idempotently), read it, its result and receipts, cancel it; and the public receipt check.
 
+use std::time::Duration;
+
 use axum::{
     Json,
     extract::State,
     http::{HeaderMap, StatusCode},
 };
 use coordinator::{Job, Role, SubmitJob};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{authorize, coordinator_of, time};
 use crate::{
     ApiError, AppState,
-    error::{ApiJson, ApiPath},
+    error::{ApiJson, ApiPath, ApiQuery},
 };
 
 /// A job as clients see it (the earlier JobView, plus attempts and progress).
@@ -93,15 +95,32 @@ pub async fn get(
     Ok(Json(JobView::of(job)))
 }
 
-/// `GET /v1/jobs/{id}/result`: 425 until the job has finished.
+#[derive(Debug, Deserialize)]
+pub struct ResultWait {
+    /// How long to wait for the job to finish before answering 425 (0 to 60 s; 0: at once).
+    #[serde(default)]
+    wait_seconds: f64,
+}
+
+/// `GET /v1/jobs/{id}/result`: 425 until the job has finished; with `wait_seconds`, answered
+/// the moment it finishes within that time (a long poll, so clients need not ask again and
+/// again).
 pub async fn result(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(wait): ApiQuery<ResultWait>,
 ) -> Result<Json<Value>, ApiError> {
     let client = authorize(&state, &headers, Role::Client).await?;
+    if !(0.0..=60.0).contains(&wait.wait_seconds) {
+        return Err(ApiError::bad("wait_seconds", "must be from 0 to 60"));
+    }
     let (job, receipt) = coordinator_of(&state)?
-        .result(&client.identity, &id)
+        .wait_result(
+            &client.identity,
+            &id,
+            Duration::from_secs_f64(wait.wait_seconds),
+        )
         .await?;
     Ok(Json(json!({
         "state": job.state.as_str(),

@@ -185,3 +185,72 @@ async fn cancel_and_expiry_end_jobs_and_refuse_late_results() -> anyhow::Result<
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("m", 1);
+        coord
+            .register(&miner.id, miner.registration("A100", &["llama3"], 1_000))
+            .await?;
+        let submitted = coord.submit("alice", job("wait"), None).await?;
+        // Nothing finishes it: the wait ends with the job still running.
+        assert!(matches!(
+            coord
+                .wait_result("alice", &submitted.id, Duration::from_millis(150))
+                .await,
+            Err(Error::TooEarly)
+        ));
+        let assigned = coord.poll(&miner.id, Duration::ZERO).await?.expect("job");
+        let waiting = {
+            let (coord, id) = (coord.clone(), submitted.id.clone());
+            tokio::spawn(async move {
+                coord
+                    .wait_result("alice", &id, Duration::from_secs(20))
+                    .await
+            })
+        };
+        // Another client's wait ends at once: the job does not exist for it.
+        assert!(matches!(
+            coord
+                .wait_result("bob", &submitted.id, Duration::from_secs(20))
+                .await,
+            Err(Error::NotFound(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiting.is_finished(),
+            "{}: answered before the job finished",
+            db.name
+        );
+        clock.advance(1_000);
+        let result = miner.result(
+            &assigned,
+            json!({"text": "done"}),
+            1_000,
+            (clock.now() / 1_000) as u64,
+        );
+        let receipt = coord.complete(&miner.id, &assigned.job_id, result).await?;
+        let (finished, stored) = waiting.await??;
+        assert_eq!(finished.state, JobState::Completed, "{}", db.name);
+        assert_eq!(finished.result, Some(json!({"text": "done"})));
+        assert_eq!(stored, Some(receipt));
+
+        // A cancel ends a wait too.
+        let queued = coord.submit("alice", job("cancel me"), None).await?;
+        let waiting = {
+            let (coord, id) = (coord.clone(), queued.id.clone());
+            tokio::spawn(async move {
+                coord
+                    .wait_result("alice", &id, Duration::from_secs(20))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        coord.cancel("alice", &queued.id).await?;
+        assert_eq!(waiting.await??.0.state, JobState::Canceled, "{}", db.name);
+    }
+    Ok(())
+}
