@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod extension;
+mod gpu_check;
 mod run;
 mod setup;
 mod sh;
@@ -29,6 +30,8 @@ commands:
   test [-- <cargo test args>]
                  set up, build, and run every test (unit, integration, browser)
   extension      build the Firefox extension into target/extension/aitbc-wallet.xpi and lint it
+  gpu-check      pack what checking the miner on an NVIDIA GPU machine needs into .gpu-check/
+                 (tests/device/gpu-check.sh runs it there)
 
 environment:
   AITBC_WASM_ROUTE=auto|rustup|debian   how the wasm32 standard library is obtained (default auto)
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "test" => test::test(rest),
         "bench" => bench::bench(rest),
         "extension" => extension::extension(rest),
+        "gpu-check" => gpu_check::gpu_check(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

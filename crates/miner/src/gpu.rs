@@ -211,6 +211,52 @@ Thu Nov 26 12:00:00 2026
 |-----------------------------------------+------------------------+----------------------+
 ";
 
+    /// Captured on a machine with one NVIDIA H100 (2026-11-26, driver 580.159.04), while a
+    /// model server held 622 MiB of it: the query, then the whole summary table.
+    const H100_QUERY: &str = "\
+0, GPU-278035d0-8d56-f62d-d952-59ab65f0a1f6, NVIDIA H100 80GB HBM3, 81559, 631, 0, 580.159.04
+";
+    const H100_SUMMARY: &str = "\
+Thu Nov 26 18:15:57 2026       
++-----------------------------------------------------------------------------------------+
+| NVIDIA-SMI 580.159.04             Driver Version: 580.159.04     CUDA Version: 13.0     |
++-----------------------------------------+------------------------+----------------------+
+| GPU  Name                 Persistence-M | Bus-Id          Disp.A | Volatile Uncorr. ECC |
+| Fan  Temp   Perf          Pwr:Usage/Cap |           Memory-Usage | GPU-Util  Compute M. |
+|                                         |                        |               MIG M. |
+|=========================================+========================+======================|
+|   0  NVIDIA H100 80GB HBM3          On  |   00000000:00:06.0 Off |                    0 |
+| N/A   37C    P0             91W /  700W |     631MiB /  81559MiB |      0%      Default |
+|                                         |                        |             Disabled |
++-----------------------------------------+------------------------+----------------------+
+
++-----------------------------------------------------------------------------------------+
+| Processes:                                                                              |
+|  GPU   GI   CI              PID   Type   Process name                        GPU Memory |
+|        ID   ID                                                               Usage      |
+|=========================================================================================|
+|    0   N/A  N/A             440      C   python3                                 622MiB |
++-----------------------------------------------------------------------------------------+
+";
+
+    #[test]
+    fn a_captured_h100_is_read_whole() {
+        let hw = parse_query(H100_QUERY);
+        assert_eq!(
+            hw.gpus,
+            vec![Gpu {
+                index: 0,
+                uuid: Some("GPU-278035d0-8d56-f62d-d952-59ab65f0a1f6".into()),
+                name: "NVIDIA H100 80GB HBM3".into(),
+                memory_mb: 81559,
+                memory_used_mb: Some(631),
+                utilization: Some(0),
+                driver: Some("580.159.04".into()),
+            }]
+        );
+        assert_eq!(parse_cuda_version(H100_SUMMARY).as_deref(), Some("13.0"));
+    }
+
     #[test]
     fn a_consumer_gpu_is_read_whole() {
         let hw = parse_query(RTX_4060_TI);
