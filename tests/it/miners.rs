@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::{
     Miner, Options, Server, Site,
-    stack::{self, FEE, account, eventually, get, issue},
+    stack::{self, FEE, account, eventually, get, issue, verify_receipt},
 };
 use types::{Address, SecretKey};
 
@@ -241,13 +241,7 @@ pub(super) async fn check_settled(
         let receipt = client
             .get(http, server, &format!("/v1/jobs/{id}/receipt"))
             .await?;
-        let check: Value = http
-            .post(server.at("/v1/receipts/verify"))
-            .json(&receipt)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let check = verify_receipt(http, server, &receipt).await?;
         assert_eq!(check["verified"], true, "receipt of {id}: {check}");
         assert_eq!(check["attestations"], json!([true]));
         let receipts = client

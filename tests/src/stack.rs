@@ -249,3 +249,39 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The result of job `id` of the client with key `client_key` at the coordinator at `url`, read
+/// with one long poll (`wait_seconds`) that answers the moment the job finishes.
+pub async fn result_when_done(
+    http: &reqwest::Client,
+    url: &str,
+    client_key: &str,
+    id: &str,
+    wait_seconds: u32,
+) -> anyhow::Result<Value> {
+    Ok(http
+        .get(format!(
+            "{url}/v1/jobs/{id}/result?wait_seconds={wait_seconds}"
+        ))
+        .header("x-api-key", client_key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// What the server's public receipt check (`POST /v1/receipts/verify`) says of `receipt`.
+pub async fn verify_receipt(
+    http: &reqwest::Client,
+    server: &Server,
+    receipt: &Value,
+) -> anyhow::Result<Value> {
+    Ok(http
+        .post(server.at("/v1/receipts/verify"))
+        .json(receipt)
+        .send()
+        .await?
+        .json()
+        .await?)
+}

@@ -138,6 +138,16 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
     })
 }
 
+/// The claim's condition that miner `$1` may take the job now (`$3` = now): enabled and online,
+/// a free slot, and no active booking by another client.
+const MINER_IS_FREE: &str = "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
+       AND miners.enabled = 1 AND miners.status = 'ONLINE' \
+       AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
+            AND mine.state = 'RUNNING') < miners.concurrency \
+       AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
+            AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
+            jobs.client_id) = jobs.client_id)";
+
 /// A miner's running jobs and the client of its active booking (`$1` = now), beside its columns.
 const LOAD_COLUMNS: &str = "(SELECT COUNT(*) FROM jobs WHERE assigned_miner_id = miners.id AND state = 'RUNNING') \
        AS running, \
@@ -672,20 +682,8 @@ impl Store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
-             started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 \
-             RETURNING client_id, payload, constraints",
-        )
-        .bind(miner_id)
-        .bind(lease_until)
-        .bind(now)
-        .bind(job_id)
-        // All rows, so that SQLite finishes the statement (and its write) before it answers.
-        .fetch_all(&self.writer)
-        .await?;
-        row.first().map(claimed_of).transpose()
+        self.claim_where(job_id, miner_id, lease_until, now, "")
+            .await
     }
 
     /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
@@ -699,23 +697,30 @@ impl Store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        let row = sqlx::query(
+        self.claim_where(job_id, miner_id, lease_until, now, MINER_IS_FREE)
+            .await
+    }
+
+    /// The claim, with `condition` (more SQL over the same parameters) holding too.
+    async fn claim_where(
+        &self,
+        job_id: &str,
+        miner_id: &str,
+        lease_until: i64,
+        now: i64,
+        condition: &str,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
              started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 \
-             AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 AND miners.enabled = 1 \
-               AND miners.status = 'ONLINE' \
-               AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
-                    AND mine.state = 'RUNNING') < miners.concurrency \
-               AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
-                    AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
-                    jobs.client_id) = jobs.client_id) \
-             RETURNING client_id, payload, constraints",
-        )
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 {condition} \
+             RETURNING client_id, payload, constraints"
+        ))
         .bind(miner_id)
         .bind(lease_until)
         .bind(now)
         .bind(job_id)
+        // All rows, so that SQLite finishes the statement (and its write) before it answers.
         .fetch_all(&self.writer)
         .await?;
         row.first().map(claimed_of).transpose()

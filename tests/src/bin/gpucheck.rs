@@ -7,7 +7,7 @@ use miner::{Backend, Progress, gpu, openai::OpenAi, task::Task};
 use serde_json::{Value, json};
 use tests::{
     Miner, Options, Server, Site,
-    stack::{admin_key, eventually, issue},
+    stack::{admin_key, eventually, issue, result_when_done, verify_receipt},
     stats::summary,
 };
 
@@ -69,15 +69,7 @@ async fn embed(
         .as_str()
         .context("no job_id")?
         .to_owned();
-    // A long poll: answered the moment the job finishes.
-    let body: Value = http
-        .get(server.at(&format!("/v1/jobs/{id}/result?wait_seconds=60")))
-        .header("x-api-key", client_key)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let body = result_when_done(http, &server.url, client_key, &id, 60).await?;
     let took = started.elapsed();
     ensure!(body["state"] == "COMPLETED", "job {id}: {body}");
     let vectors = miner::backend::vectors(&body["result"]["embeddings"], texts.len())
@@ -175,13 +167,7 @@ async fn main() -> anyhow::Result<()> {
         "A kitten is napping on the couch.",
     ];
     let (vectors, receipt, took) = embed(&http, &server, &client_key, &args.model, &texts).await?;
-    let verified: Value = http
-        .post(server.at("/v1/receipts/verify"))
-        .json(&receipt)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let verified = verify_receipt(&http, &server, &receipt).await?;
     println!(
         "== an embeddings job through the coordinator and aitbc-miner ({:.1} ms)\nreceipt: {receipt}\nverify: {verified}",
         took.as_secs_f64() * 1e3

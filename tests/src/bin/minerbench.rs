@@ -7,7 +7,7 @@ use miner::{Backend, Progress, ollama::Ollama, task::Task};
 use serde_json::json;
 use tests::{
     model_servers::{MODEL, Script, ollama_server},
-    stack::issue_at,
+    stack::{issue_at, result_when_done},
     stats::{percentile, summary},
 };
 
@@ -78,15 +78,7 @@ async fn through_the_stack(
         .as_str()
         .context("no job_id")?
         .to_owned();
-    // One long poll: answered the moment the job finishes.
-    let body: serde_json::Value = http
-        .get(format!("{url}/v1/jobs/{id}/result?wait_seconds=10"))
-        .header("x-api-key", client_key)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let body = result_when_done(http, url, client_key, &id, 10).await?;
     anyhow::ensure!(body["state"] == "COMPLETED", "job {id}: {body}");
     Ok(started.elapsed())
 }
