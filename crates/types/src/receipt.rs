@@ -123,43 +123,97 @@ fn write_number(out: &mut String, n: &serde_json::Number) {
         out.push_str(&n.to_string());
         return;
     };
-    out.push_str(&python_float(f));
+    write_python_float(out, f);
 }
 
 /// `f` as Python's `repr(float)` writes it.
 pub fn python_float(f: f64) -> String {
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    let mut out = String::new();
+    write_python_float(&mut out, f);
+    out
+}
+
+/// Appends `f` as Python's `repr(float)` writes it: the shortest digits that round-trip (ryu's),
+/// positional for decimal exponents from -4 to 15 (always with a fraction), otherwise
+/// `d.ddde±XX`. Written straight into `out`: an embedding's hash formats thousands of floats.
+fn write_python_float(out: &mut String, f: f64) {
+    if !f.is_finite() {
+        // Not a JSON number; Python's words for it.
+        out.push_str(if f.is_nan() {
+            "nan"
+        } else if f < 0.0 {
+            "-inf"
+        } else {
+            "inf"
+        });
+        return;
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, e.g. `1.9e0`, `-1e-5`.
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
+    if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    // ryu writes `1.9`, `0.0001`, `1e-5`, `1.2345678901234568e17`: read back its digits and the
+    // decimal exponent of the first one.
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(f);
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
     };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut exp = int.len() as i32 - 1 + exp;
+    // At most 17 significant digits; the zeros around them are not kept.
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        if n == 0 && b == b'0' {
+            exp -= 1;
+        } else if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    let digits = std::str::from_utf8(&digits[..n]).unwrap_or("0");
+    if negative {
+        out.push('-');
+    }
     if (-4..16).contains(&exp) {
         let point = exp + 1; // digits before the decimal point
-        let text = if point <= 0 {
-            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-point) as usize));
+            out.push_str(digits);
         } else if point as usize >= digits.len() {
-            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+            out.push_str(digits);
+            out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+            out.push_str(".0");
         } else {
             let (int, frac) = digits.split_at(point as usize);
-            format!("{int}.{frac}")
-        };
-        format!("{sign}{text}")
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        }
     } else {
         let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() {
-            first.to_owned()
-        } else {
-            format!("{first}.{rest}")
-        };
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let exp = exp.unsigned_abs();
+        if exp < 10 {
+            out.push('0');
+        }
+        out.push_str(&exp.to_string());
     }
 }
 
@@ -309,6 +363,119 @@ mod tests {
         let result = json!({ "embeddings": floats });
         let again: Value = serde_json::from_str(&result.to_string()).expect("parses");
         assert_eq!(value_hash(&again), value_hash(&result));
+    }
+
+    /// The first implementation (through `{:e}`), kept to check the one above against.
+    fn python_float_by_formatting(f: f64) -> String {
+        if f == 0.0 {
+            return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+        }
+        // Rust's `{:e}` gives the shortest round-trip digits, e.g. `1.9e0`, `-1e-5`.
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let (sign, mantissa) = match mantissa.strip_prefix('-') {
+            Some(m) => ("-", m),
+            None => ("", mantissa),
+        };
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        if (-4..16).contains(&exp) {
+            let point = exp + 1; // digits before the decimal point
+            let text = if point <= 0 {
+                format!("0.{}{digits}", "0".repeat((-point) as usize))
+            } else if point as usize >= digits.len() {
+                format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+            } else {
+                let (int, frac) = digits.split_at(point as usize);
+                format!("{int}.{frac}")
+            };
+            format!("{sign}{text}")
+        } else {
+            let (first, rest) = digits.split_at(1);
+            let mantissa = if rest.is_empty() {
+                first.to_owned()
+            } else {
+                format!("{first}.{rest}")
+            };
+            let exp_sign = if exp < 0 { '-' } else { '+' };
+            format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+        }
+    }
+
+    #[test]
+    fn python_floats_are_what_python_writes() {
+        // (bits of the f64, Python 3.11's repr of it), from CPython: random values, and ties
+        // (17 digits, exactly halfway between two last digits), where Python rounds to even.
+        for (bits, text) in [
+            (0x43179085685d83c9, "1658206780088562.2"),
+            (0x431ca2649a7834dd, "2014963079974199.2"),
+            (0x4313031e24be40af, "1337863139463211.8"),
+            (0x4311db2254c66175, "1256503775434845.2"),
+            (0x4312c01426654363, "1319435589210328.8"),
+            (0x43123c41ac35526d, "1283200585127067.2"),
+            (0x4311e439b2b52899, "1259002766641702.2"),
+            (0x431724c7ca304175, "1628591243399261.2"),
+            (0x4311963d96336851, "1237566465301012.2"),
+            (0x8e81973e0becd7b0, "-8.441872792105456e-239"),
+            (0x2217beaddbc496cb, "1.9015657400796622e-144"),
+            (0x6b4cb2424a23d596, "7.370437700706684e+208"),
+            (0x8a6a63ec24ede6a4, "-1.7163996725272777e-258"),
+            (0x922766581e27a1c0, "-3.2367190832119987e-221"),
+            (0x8f6d05584ef8aa38, "-2.2818334634712625e-234"),
+            (0xae97ba94d0eda82f, "-3.0536383926309363e-84"),
+            (0x1a61dbe22e44158b, "1.3449551894627777e-181"),
+            (0x923a736994e3bf91, "-7.317495976062606e-221"),
+            (0x301850c5a38fd547, "5.249822308814304e-77"),
+            (0x3fd3333333333334, "0.30000000000000004"),
+            (0x3ee4f8b588e368f1, "1e-05"),
+            (0x437b69b4ba630f35, "1.2345678901234568e+17"),
+            (0x0000000000000001, "5e-324"),
+            (0x7fefffffffffffff, "1.7976931348623157e+308"),
+            (0x0010000000000000, "2.2250738585072014e-308"),
+            (0x3f1a36e2eb1c432d, "0.0001"),
+            (0x4341c37937e07fff, "9999999999999998.0"),
+        ] {
+            assert_eq!(python_float(f64::from_bits(bits)), text);
+        }
+    }
+
+    #[test]
+    fn python_floats_round_trip_shortest_on_a_million_values() {
+        // A xorshift generator over bit patterns: every exponent and mantissa shape, subnormals
+        // included; non-finite patterns are skipped (they are not JSON numbers).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut checked = 0;
+        while checked < 1_000_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let f = f64::from_bits(state);
+            if !f.is_finite() {
+                continue;
+            }
+            checked += 1;
+            let text = python_float(f);
+            let first = python_float_by_formatting(f);
+            assert_eq!(
+                text.parse::<f64>().ok(),
+                Some(f),
+                "{text} does not read back"
+            );
+            if text != first {
+                // Only a tie may differ: as many digits, the last one off by one, both exact.
+                assert_eq!(first.parse::<f64>().ok(), Some(f), "{first}");
+                assert_eq!(text.len(), first.len(), "{text} against {first}");
+                let common = text
+                    .chars()
+                    .zip(first.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                assert!(
+                    text.len() - common <= 1 || text[common + 1..] == first[common + 1..],
+                    "{text} against {first}"
+                );
+            }
+        }
     }
 
     #[test]
