@@ -1,7 +1,5 @@
 //! Client routes: submit a job (idempotently), read it, its result and receipts, cancel it; and the public receipt check.
 
-use std::time::Duration;
-
 use axum::{
     Json,
     extract::State,
@@ -11,7 +9,7 @@ use coordinator::{Job, Role, SubmitJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{authorize, coordinator_of, time};
+use super::{authorize, coordinator_of, long_poll_wait, time};
 use crate::{
     ApiError, AppState,
     error::{ApiJson, ApiPath, ApiQuery},
@@ -112,15 +110,9 @@ pub async fn result(
     ApiQuery(wait): ApiQuery<ResultWait>,
 ) -> Result<Json<Value>, ApiError> {
     let client = authorize(&state, &headers, Role::Client).await?;
-    if !(0.0..=60.0).contains(&wait.wait_seconds) {
-        return Err(ApiError::bad("wait_seconds", "must be from 0 to 60"));
-    }
+    let wait = long_poll_wait("wait_seconds", wait.wait_seconds)?;
     let (job, receipt) = coordinator_of(&state)?
-        .wait_result(
-            &client.identity,
-            &id,
-            Duration::from_secs_f64(wait.wait_seconds),
-        )
+        .wait_result(&client.identity, &id, wait)
         .await?;
     Ok(Json(json!({
         "state": job.state.as_str(),

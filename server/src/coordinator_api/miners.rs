@@ -1,7 +1,5 @@
 //! Miner routes: register, heartbeat, deregister, long-poll for work, and report results (with signed receipts), failures and progress. The miner's identity is its API key's.
 
-use std::time::Duration;
-
 use axum::{
     Json,
     extract::State,
@@ -12,7 +10,7 @@ use coordinator::{JobFailure, JobResult, RegisterMiner, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{authorize, coordinator_of};
+use super::{authorize, coordinator_of, long_poll_wait};
 use crate::{
     ApiError, AppState,
     error::{ApiJson, ApiPath},
@@ -86,10 +84,7 @@ pub async fn poll(
     ApiJson(poll): ApiJson<Poll>,
 ) -> Result<Response, ApiError> {
     let miner = authorize(&state, &headers, Role::Miner).await?;
-    if !(0.0..=60.0).contains(&poll.max_wait_seconds) {
-        return Err(ApiError::bad("max_wait_seconds", "must be from 0 to 60"));
-    }
-    let wait = Duration::from_secs_f64(poll.max_wait_seconds);
+    let wait = long_poll_wait("max_wait_seconds", poll.max_wait_seconds)?;
     match coordinator_of(&state)?.poll(&miner.identity, wait).await? {
         Some(job) => Ok(Json(job).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -216,6 +216,14 @@ pub async fn metrics(coordinator: &Coordinator) -> Result<String, ApiError> {
     Ok(out)
 }
 
+/// The wait a long poll asked for in `field`: 0 to 60 seconds.
+fn long_poll_wait(field: &'static str, seconds: f64) -> Result<std::time::Duration, ApiError> {
+    if !(0.0..=60.0).contains(&seconds) {
+        return Err(ApiError::bad(field, "must be from 0 to 60"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 /// Milliseconds since the epoch as RFC 3339.
 fn time(ms: i64) -> String {
     crate::rpc::rfc3339(u64::try_from(ms).unwrap_or(0))
