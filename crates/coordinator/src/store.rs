@@ -259,6 +259,62 @@ pub struct Usage {
     pub now: i64,
 }
 
+/// The job's part of [`Store::finish`]. Parameters of its statements: `$1` state, `$2`
+/// result, `$3` metrics, `$4` error, `$5` receipt id, `$6` now, `$7` job, `$8` miner, `$9` 1 if
+/// completed (else 0), `$10` receipt, `$11` its hash.
+macro_rules! finish_job {
+    () => {
+        "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
+         finished_at = $6, lease_expires_at = NULL \
+         WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8"
+    };
+}
+
+/// The miner's counts after a job of `$8` finished, `$9` the job's time in it (see
+/// [`finish_job`]).
+macro_rules! finish_counts {
+    ($duration:literal) => {
+        concat!(
+            "UPDATE miners SET jobs_completed = jobs_completed + $9, \
+             jobs_failed = jobs_failed + 1 - $9, last_receipt_id = COALESCE($5, last_receipt_id), \
+             total_job_duration_ms = total_job_duration_ms + COALESCE(",
+            $duration,
+            ", 0) * $9"
+        )
+    };
+}
+
+/// [`Store::finish`] on SQLite: each statement runs only if the one before changed a row.
+const FINISH_SQLITE: &str = concat!(
+    finish_job!(),
+    "; ",
+    finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
+    " WHERE id = $8 AND changes() = 1"
+);
+
+/// [`FINISH_SQLITE`] with the job's receipt stored between the two.
+const FINISH_SQLITE_WITH_RECEIPT: &str = concat!(
+    finish_job!(),
+    "; INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+     SELECT $5, $7, $10, $11, $6 WHERE changes() = 1; ",
+    finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
+    " WHERE id = $8 AND changes() = 1"
+);
+
+/// [`Store::finish`] on PostgreSQL, one statement: the miner's row is locked first (the order
+/// everything that touches a miner and its jobs keeps, see `heartbeat`), then the job is
+/// updated; the receipt and the counts come from the updated row, so only if there is one.
+const FINISH_POSTGRES: &str = concat!(
+    "WITH miner AS (SELECT id FROM miners WHERE id = $8 FOR UPDATE), done AS (",
+    finish_job!(),
+    " AND EXISTS (SELECT 1 FROM miner) RETURNING started_at), \
+     receipt AS (INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+       SELECT $5, $7, $10, $11, $6 FROM done WHERE $10 IS NOT NULL), \
+     counts AS (",
+    finish_counts!("$6 - done.started_at"),
+    " FROM done WHERE miners.id = $8) SELECT COUNT(*) AS finished FROM done"
+);
+
 impl Store {
     /// The pools, for the modules that keep their own tables (the marketplace).
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -740,54 +796,46 @@ impl Store {
         Ok(())
     }
 
-    /// Finishes a running job of `miner_id` (completed or failed) with its receipt, in one
-    /// transaction; `false` if the job is not running on that miner (a late or foreign result).
+    /// Finishes a running job of `miner_id` (completed or failed) with its receipt, at once;
+    /// `false` if the job is not running on that miner (a late or foreign result).
+    ///
+    /// The job, its receipt and the miner's counts change together, in the fewest round trips
+    /// each database allows (every statement is one, and this is on every job's path): on
+    /// PostgreSQL one statement whose parts hang on the job's update; on SQLite, which has no
+    /// writing `WITH`, one transaction running the three statements as one query, each after
+    /// the first only if the one before it changed its row (`changes()`).
     pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
-        let mut db = self.writer.begin().await?;
+        let (receipt_id, receipt, hash) = match &finish.receipt {
+            Some((id, receipt, hash)) => (Some(id), Some(receipt.to_string()), Some(hash)),
+            None => (None, None, None),
+        };
+        let sql = if self.row_locks {
+            FINISH_POSTGRES
+        } else if receipt.is_some() {
+            FINISH_SQLITE_WITH_RECEIPT
+        } else {
+            FINISH_SQLITE
+        };
+        let query = sqlx::query(sql)
+            .bind(finish.state.as_str())
+            .bind(text(&finish.result))
+            .bind(text(&finish.metrics))
+            .bind(&finish.error)
+            .bind(receipt_id)
+            .bind(finish.now)
+            .bind(&finish.job_id)
+            .bind(&finish.miner_id)
+            .bind(i64::from(finish.state == JobState::Completed))
+            .bind(receipt)
+            .bind(hash);
         if self.row_locks {
-            // The miner's lock before the job's (see `heartbeat`).
-            sqlx::query("UPDATE miners SET id = id WHERE id = $1")
-                .bind(&finish.miner_id)
-                .execute(&mut *db)
-                .await?;
+            let finished: i64 = query.fetch_one(&self.writer).await?.try_get("finished")?;
+            return Ok(finished == 1);
         }
-        let done = sqlx::query(
-            "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
-             finished_at = $6, lease_expires_at = NULL \
-             WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8",
-        )
-        .bind(finish.state.as_str())
-        .bind(text(&finish.result))
-        .bind(text(&finish.metrics))
-        .bind(&finish.error)
-        .bind(finish.receipt.as_ref().map(|r| r.0.clone()))
-        .bind(finish.now)
-        .bind(&finish.job_id)
-        .bind(&finish.miner_id)
-        .execute(&mut *db)
-        .await?;
-        if done.rows_affected() != 1 {
+        let mut db = self.writer.begin().await?;
+        if query.execute(&mut *db).await?.rows_affected() == 0 {
             return Ok(false);
         }
-        if let Some(receipt) = &finish.receipt {
-            insert_receipt(&mut db, &finish.job_id, receipt, finish.now).await?;
-        }
-        let completed = i64::from(finish.state == JobState::Completed);
-        sqlx::query(
-            "UPDATE miners SET jobs_completed = jobs_completed + $1, \
-             jobs_failed = jobs_failed + $2, \
-             total_job_duration_ms = total_job_duration_ms + \
-               COALESCE((SELECT $3 - started_at FROM jobs WHERE id = $4), 0) * $1, \
-             last_receipt_id = COALESCE($5, last_receipt_id) WHERE id = $6",
-        )
-        .bind(completed)
-        .bind(1 - completed)
-        .bind(finish.now)
-        .bind(&finish.job_id)
-        .bind(finish.receipt.as_ref().map(|r| r.0.clone()))
-        .bind(&finish.miner_id)
-        .execute(&mut *db)
-        .await?;
         db.commit().await?;
         Ok(true)
     }

@@ -99,6 +99,48 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
             coord.result("alice", &submitted.id).await?.0.result,
             Some(json!({"text": "hello"}))
         );
+        // The miner's counts grew once, by the job's 2.5 s; a finish of the job that is no
+        // longer running (what a racing duplicate reaches) changes neither them nor the job.
+        let replay = coord
+            .store()
+            .finish(&coordinator::store::Finish {
+                job_id: submitted.id.clone(),
+                miner_id: miner.id.clone(),
+                state: JobState::Failed,
+                result: None,
+                metrics: None,
+                error: Some("again".into()),
+                receipt: None,
+                now: clock.now(),
+            })
+            .await?;
+        assert!(!replay, "{}: finished twice", db.name);
+        let counts = |m: &coordinator::Miner| {
+            (
+                m.jobs_completed,
+                m.jobs_failed,
+                m.total_job_duration_ms,
+                m.last_receipt_id.clone(),
+            )
+        };
+        let rows = coord.store().miners().await?;
+        let row = |id: &str| rows.iter().find(|m| m.id == id).map(counts);
+        assert_eq!(
+            row(&miner.id),
+            Some((
+                1,
+                0,
+                2_500,
+                receipt["receipt_id"].as_str().map(str::to_owned)
+            )),
+            "{}",
+            db.name
+        );
+        assert_eq!(row(&other.id), Some((0, 0, 0, None)), "{}", db.name);
+        assert_eq!(
+            coord.result("alice", &submitted.id).await?.0.state,
+            JobState::Completed
+        );
         // Another client does not see it.
         assert!(matches!(
             coord.client_job("bob", &submitted.id).await,
