@@ -1,7 +1,9 @@
 //! Handing jobs to miners: a long poll first looks in the queue; if nothing there fits, the miner waits in an in-memory list, and each job that becomes ready is offered straight to the first waiting miner it matches (one claim in the database), instead of waking every waiting miner to search the queue at once. Other coordinator instances' jobs reach this instance's waiters through the sweep, once a second.
 
 use std::{
-    collections::HashMap,
+    cmp::Reverse,
+    collections::{BTreeMap, HashMap},
+    ops::Bound,
     sync::{
         Mutex,
         atomic::{AtomicU64, Ordering},
@@ -132,6 +134,133 @@ impl Waiters {
     }
 }
 
+/// Where a job stands in the queue: highest priority first, then oldest, then by id.
+type QueueKey = (Reverse<i32>, i64, String);
+
+fn queue_key(job: &Candidate) -> QueueKey {
+    (Reverse(job.priority), job.requested_at, job.id.clone())
+}
+
+/// The queued jobs this instance knows of, in queue order: those queued here, and the head of
+/// the database's queue as each sweep (once a second) and each offer of the queue read it. A
+/// poll takes the first that fits its miner without reading the queue (one statement per job
+/// instead of two or more); the claim, a compare-and-set in the database, still decides, so a
+/// job that another instance took or that ended is only dropped from here. Jobs this instance
+/// did not queue (another's, or given back by a lapsed lease) join within a second, and a poll
+/// that finds nothing here reads the database's queue.
+#[derive(Default)]
+pub(crate) struct KnownQueue(Mutex<Known>);
+
+/// The jobs of a [`KnownQueue`], each with the round of reading the database's queue it was
+/// added in.
+#[derive(Default)]
+struct Known {
+    jobs: BTreeMap<QueueKey, (Candidate, u64)>,
+    round: u64,
+}
+
+/// Jobs kept in a [`KnownQueue`] at most; beyond them, polls read the database's queue.
+const KNOWN_JOBS: usize = 10_000;
+
+impl KnownQueue {
+    fn add(&self, jobs: impl IntoIterator<Item = Candidate>) {
+        if let Ok(mut known) = self.0.lock() {
+            let round = known.round;
+            for job in jobs {
+                if known.jobs.len() >= KNOWN_JOBS {
+                    break;
+                }
+                known.jobs.insert(queue_key(&job), (job, round));
+            }
+        }
+    }
+
+    /// Starts a reading of the database's queue; its outcome goes to [`KnownQueue::replace`].
+    fn start_round(&self) -> u64 {
+        self.0.lock().map_or(0, |mut known| {
+            known.round += 1;
+            known.round
+        })
+    }
+
+    /// Knows `jobs`, the database's queue head as read in `round`, instead of the jobs known
+    /// before that reading began (those added since stay: the reading may have missed them).
+    fn replace(&self, round: u64, jobs: Vec<Candidate>) {
+        if let Ok(mut known) = self.0.lock() {
+            known.jobs.retain(|_, (_, added)| *added >= round);
+        }
+        self.add(jobs);
+    }
+
+    fn remove(&self, job: &Candidate) {
+        if let Ok(mut known) = self.0.lock() {
+            known.jobs.remove(&queue_key(job));
+        }
+    }
+
+    /// The first job after `after` (from the head if `None`) that `fits`.
+    fn next(
+        &self,
+        after: Option<&QueueKey>,
+        fits: impl Fn(&Candidate) -> bool,
+    ) -> Option<Candidate> {
+        let known = self.0.lock().ok()?;
+        let from = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.clone()));
+        known
+            .jobs
+            .range((from, Bound::Unbounded))
+            .map(|(_, (job, _))| job)
+            .find(|job| fits(job))
+            .cloned()
+    }
+}
+
+/// Miners as polls recently read them. What matching needs (capabilities, payout address)
+/// changes only when a miner registers again, and whether it may take a job now (enabled,
+/// online, a free slot, not booked by another client) is checked by each claim, so a poll
+/// needs no read of the miner while this holds it.
+#[derive(Default)]
+pub(crate) struct KnownMiners(Mutex<HashMap<String, (Miner, Instant)>>);
+
+/// How long a poll trusts a miner read before it: a registration with new capabilities on
+/// another instance shows within this.
+const MINER_MEMORY: Duration = Duration::from_secs(2);
+
+impl KnownMiners {
+    fn get(&self, id: &str) -> Option<Miner> {
+        let known = self.0.lock().ok()?;
+        let (miner, at) = known.get(id)?;
+        (at.elapsed() < MINER_MEMORY).then(|| miner.clone())
+    }
+
+    fn put(&self, miner: Miner) {
+        if let Ok(mut known) = self.0.lock() {
+            if known.len() >= KNOWN_JOBS {
+                known.retain(|_, (_, at)| at.elapsed() < MINER_MEMORY);
+            }
+            known.insert(miner.id.clone(), (miner, Instant::now()));
+        }
+    }
+
+    /// Forgets miner `id`: it changed, or cannot take jobs now.
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.remove(id);
+        }
+    }
+}
+
+/// What a claim of a job for a miner came to.
+enum Claim {
+    Taken(Box<Assigned>),
+    /// Someone else took the job, or it ended.
+    Gone,
+    /// The miner's GPUs are booked by another client than the job's: this one.
+    Booked(String),
+    /// The miner may take no job now (deactivated, offline, or no free slot).
+    MinerCannot,
+}
+
 /// How far down the queue a miner's match is looked for: first the head, then further.
 const QUEUE_HEAD: i64 = 8;
 const QUEUE_WINDOW: i64 = 200;
@@ -157,16 +286,16 @@ impl Coordinator {
         loop {
             let seen = self.waiters.ready.load(Ordering::SeqCst);
             let now = self.now();
-            let load = self.active_miner(miner_id, now).await?;
-            if let Some(load) = &load
-                && let Some(job) = self.try_assign(load, now).await?
+            let miner = self.polling_miner(miner_id, now).await?;
+            if let Some(miner) = &miner
+                && let Some(job) = self.try_assign(miner, now).await?
             {
                 return Ok(Some(job));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            let Some(MinerLoad { miner, .. }) = load else {
+            let Some(miner) = miner else {
                 // Deactivated or offline: look again in a second (a heartbeat may bring it back).
                 let again = tokio::time::Instant::now() + Duration::from_secs(1);
                 tokio::time::sleep_until(deadline.min(again)).await;
@@ -187,6 +316,22 @@ impl Coordinator {
         }
     }
 
+    /// The polling miner as recently read, or read now: `None` if it is deactivated or
+    /// offline, [`Error::NotFound`] if it never registered.
+    async fn polling_miner(&self, miner_id: &str, now: i64) -> Result<Option<Miner>, Error> {
+        if let Some(miner) = self.miners.get(miner_id) {
+            return Ok(Some(miner));
+        }
+        let miner = self
+            .active_miner(miner_id, now)
+            .await?
+            .map(|load| load.miner);
+        if let Some(miner) = &miner {
+            self.miners.put(miner.clone());
+        }
+        Ok(miner)
+    }
+
     /// The miner and its load, if it is registered, enabled and online.
     async fn active_miner(&self, miner_id: &str, now: i64) -> Result<Option<MinerLoad>, Error> {
         let Some(load) = self.store.miner_load(miner_id, now).await? else {
@@ -197,49 +342,65 @@ impl Coordinator {
         Ok((load.miner.enabled && load.miner.status == MinerStatus::Online).then_some(load))
     }
 
-    /// The miner as it is now, if it may take a job of `client`: enabled and online, with a
-    /// free slot, and no booking of its GPUs by another client.
-    async fn can_take(
-        &self,
-        miner_id: &str,
-        client: &str,
-        now: i64,
-    ) -> Result<Option<Miner>, Error> {
+    /// Why the miner could not take a job of `client` that it fits (read now): it may take no
+    /// job (deactivated, offline, no free slot), its GPUs are booked by another client, or
+    /// nothing stood in its way, so the job was gone.
+    async fn why_not(&self, miner_id: &str, client: &str, now: i64) -> Result<Claim, Error> {
         let Some(load) = self.active_miner(miner_id, now).await? else {
-            return Ok(None);
+            return Ok(Claim::MinerCannot);
         };
-        let free = load.running < i64::from(load.miner.concurrency);
-        let allowed = load.booked_for.is_none_or(|c| c == client);
-        Ok((free && allowed).then_some(load.miner))
+        Ok(if load.running >= i64::from(load.miner.concurrency) {
+            Claim::MinerCannot
+        } else if let Some(booker) = load.booked_for.filter(|c| c != client) {
+            Claim::Booked(booker)
+        } else {
+            Claim::Gone
+        })
     }
 
-    /// Claims the first queued job that the miner can run.
-    async fn try_assign(&self, load: &MinerLoad, now: i64) -> Result<Option<Assigned>, Error> {
-        let miner = &load.miner;
-        if load.running >= i64::from(miner.concurrency) {
-            return Ok(None);
+    /// Claims the first queued job that the miner can run: among the jobs this instance knows
+    /// first, then in the database's queue.
+    async fn try_assign(&self, miner: &Miner, now: i64) -> Result<Option<Assigned>, Error> {
+        // Once a claim shows the miner booked, only its booker's jobs are tried.
+        let mut booked_for = None;
+        let may_take = |job: &Candidate, booked_for: &Option<String>| {
+            fits(miner, job) && booked_for.as_ref().is_none_or(|c| *c == job.client_id)
+        };
+        let mut after = None;
+        while let Some(job) = self
+            .queue
+            .next(after.as_ref(), |job| may_take(job, &booked_for))
+        {
+            after = Some(queue_key(&job));
+            if !self.waiters.reserve(&job.id) {
+                continue;
+            }
+            match self.claim(miner, &job, now).await? {
+                Claim::Taken(assigned) => {
+                    self.queue.remove(&job);
+                    return Ok(Some(*assigned));
+                }
+                Claim::Gone => self.queue.remove(&job),
+                Claim::Booked(booker) => booked_for = Some(booker),
+                Claim::MinerCannot => return Ok(None),
+            }
         }
         // Most miners fit one of the first few jobs; only if none does is the queue read further.
         for window in [QUEUE_HEAD, QUEUE_WINDOW] {
             let jobs = self.store.queued(now, window).await?;
             let whole_queue = (jobs.len() as i64) < window;
             for job in jobs {
-                if !fits(miner, &job)
-                    || load
-                        .booked_for
-                        .as_ref()
-                        .is_some_and(|c| *c != job.client_id)
-                    || !self.waiters.reserve(&job.id)
-                {
+                if !may_take(&job, &booked_for) || !self.waiters.reserve(&job.id) {
                     continue;
                 }
-                match self.claim(miner, &job.id, now, false).await {
-                    Ok(Some(assigned)) => return Ok(Some(assigned)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.waiters.forget(&job.id);
-                        return Err(e);
+                match self.claim(miner, &job, now).await? {
+                    Claim::Taken(assigned) => {
+                        self.queue.remove(&job);
+                        return Ok(Some(*assigned));
                     }
+                    Claim::Gone => self.queue.remove(&job),
+                    Claim::Booked(booker) => booked_for = Some(booker),
+                    Claim::MinerCannot => return Ok(None),
                 }
             }
             if whole_queue {
@@ -249,45 +410,51 @@ impl Coordinator {
         Ok(None)
     }
 
-    /// Takes job `id` for `miner` in the database (and notes it, so that polls reading the
-    /// queue pass over it); `None` if another took it first. With `check_miner`, the miner's
-    /// state is checked in the same statement (a waiting miner's may have changed since its
-    /// poll read it), and `None` may also mean that it cannot take the job now.
-    async fn claim(
-        &self,
-        miner: &Miner,
-        id: &str,
-        now: i64,
-        check_miner: bool,
-    ) -> Result<Option<Assigned>, Error> {
+    /// Takes `job` for `miner` in the database, if it is still queued and the miner may take it
+    /// now (checked in the same statement: the miner may have changed since it was read), and
+    /// notes it, so that polls reading the queue pass over it. Only when the claim fails is the
+    /// miner read, to tell which of the two stood in the way.
+    async fn claim(&self, miner: &Miner, job: &Candidate, now: i64) -> Result<Claim, Error> {
         let lease = now + self.config.heartbeat_timeout_ms;
-        let claimed = if check_miner {
-            self.store.claim_if_free(id, &miner.id, lease, now).await?
-        } else {
-            self.store.claim(id, &miner.id, lease, now).await?
+        let claimed = match self.store.claim(&job.id, &miner.id, lease, now).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                self.waiters.forget(&job.id);
+                return Err(e.into());
+            }
         };
-        let Some(job) = claimed else {
-            return Ok(None);
+        let Some(claimed) = claimed else {
+            let why = self.why_not(&miner.id, &job.client_id, now).await?;
+            if !matches!(why, Claim::Gone) {
+                // The job is still there for other miners.
+                self.waiters.forget(&job.id);
+            }
+            if matches!(why, Claim::MinerCannot) {
+                // Read afresh at its next poll, which then waits as an inactive miner does.
+                self.miners.forget(&miner.id);
+            }
+            return Ok(why);
         };
-        self.waiters.note(id);
-        Ok(Some(Assigned {
-            job_id: id.to_owned(),
-            payload: job.payload,
-            constraints: job.constraints,
-            client: job.client_id,
+        self.waiters.note(&job.id);
+        Ok(Claim::Taken(Box::new(Assigned {
+            job_id: job.id.clone(),
+            payload: claimed.payload,
+            constraints: claimed.constraints,
+            client: claimed.client_id,
             started_at: now / 1_000,
             unit_price: miner.capabilities.price_per_unit,
             chain_id: self.config.chain_id.clone(),
-        }))
+        })))
     }
 
-    /// Offers a job that just became ready to the miners waiting for one.
+    /// Offers a job that just became ready to the miners waiting for one; if none takes it,
+    /// it is known to this instance's polls.
     pub(crate) async fn offer(&self, job: Job) -> Result<(), Error> {
         self.waiters.ready.fetch_add(1, Ordering::SeqCst);
         if !ready(&job) {
             return Ok(());
         }
-        self.hand_out(&Candidate::from(&job)).await.map(drop)
+        self.offer_queue(vec![Candidate::from(&job)]).await
     }
 
     /// Hands `job` to a waiting miner that fits; false when none took it.
@@ -299,10 +466,8 @@ impl Coordinator {
             let Some(waiter) = self.waiters.take(|m| fits(m, job)) else {
                 break Ok(false);
             };
-            // One statement claims the job if the miner may still take it; only when it did
-            // not is the miner read, to tell which of the two stood in the way.
-            match self.claim(&waiter.miner, &job.id, now, true).await {
-                Ok(Some(assigned)) => match waiter.send.send(assigned) {
+            match self.claim(&waiter.miner, job, now).await {
+                Ok(Claim::Taken(assigned)) => match waiter.send.send(*assigned) {
                     Ok(()) => break Ok(true),
                     // The poll ended a moment ago: give the job back, try the next miner.
                     Err(_) => {
@@ -312,17 +477,13 @@ impl Coordinator {
                         self.waiters.forget(&job.id);
                     }
                 },
-                Ok(None) => {
-                    let can_take = self.can_take(&waiter.miner.id, &job.client_id, now).await;
+                // Taken meanwhile (by another instance's miner), or it ended; or the miner's
+                // slot filled and freed between the claim and the read. Polls find out which.
+                Ok(Claim::Gone) => {
                     passed.push(waiter);
-                    match can_take {
-                        // The miner may take it: the job was taken meanwhile (by another
-                        // instance's miner, or it expired).
-                        Ok(Some(_)) => break Ok(true),
-                        Ok(None) => {}
-                        Err(e) => break Err(e),
-                    }
+                    break Ok(false);
                 }
+                Ok(Claim::Booked(_) | Claim::MinerCannot) => passed.push(waiter),
                 Err(e) => {
                     passed.push(waiter);
                     break Err(e);
@@ -334,18 +495,35 @@ impl Coordinator {
     }
 
     /// Offers the queue to the waiting miners: after anything that may let a waiting miner
-    /// take a queued job (a lock reached a block, a lease lapsed, a slot or a GPU was freed),
-    /// and once a second for jobs other instances queued.
+    /// take a queued job (a lock reached a block, a lease lapsed, a slot or a GPU was freed).
     pub(crate) async fn dispatch(&self) -> Result<(), Error> {
         self.waiters.ready.fetch_add(1, Ordering::SeqCst);
         if !self.waiters.any() {
             return Ok(());
         }
-        for job in self.store.queued(self.now(), QUEUE_WINDOW).await? {
-            if !self.waiters.any() {
-                break;
+        let jobs = self.store.queued(self.now(), QUEUE_WINDOW).await?;
+        self.offer_queue(jobs).await
+    }
+
+    /// Reads the head of the database's queue, which this instance's polls then know instead
+    /// of what they knew (jobs other instances queued or gave back, and without those that
+    /// ended), and offers it to the waiting miners: once a second, from the sweep.
+    pub(crate) async fn refresh_queue(&self) -> Result<(), Error> {
+        self.waiters.ready.fetch_add(1, Ordering::SeqCst);
+        let round = self.queue.start_round();
+        let jobs = self.store.queued(self.now(), QUEUE_WINDOW).await?;
+        self.queue.replace(round, jobs.clone());
+        self.offer_queue(jobs).await
+    }
+
+    /// Offers `jobs`, in order, to the waiting miners; those none took are known to polls.
+    async fn offer_queue(&self, jobs: Vec<Candidate>) -> Result<(), Error> {
+        for job in jobs {
+            if self.waiters.any() && self.hand_out(&job).await? {
+                self.queue.remove(&job);
+            } else {
+                self.queue.add([job]);
             }
-            self.hand_out(&job).await?;
         }
         Ok(())
     }
@@ -354,5 +532,56 @@ impl Coordinator {
 impl std::fmt::Debug for Waiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waiters").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, client: &str, priority: i32, requested_at: i64) -> Candidate {
+        Candidate {
+            id: id.into(),
+            client_id: client.into(),
+            constraints: Default::default(),
+            paid: false,
+            priority,
+            requested_at,
+        }
+    }
+
+    fn ids(queue: &KnownQueue, fits: impl Fn(&Candidate) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut after = None;
+        while let Some(job) = queue.next(after.as_ref(), &fits) {
+            after = Some(queue_key(&job));
+            seen.push(job.id);
+        }
+        seen
+    }
+
+    #[test]
+    fn known_jobs_come_in_queue_order_and_a_reading_keeps_what_it_may_have_missed() {
+        let queue = KnownQueue::default();
+        queue.add([
+            job("late", "a", 0, 30),
+            job("urgent", "b", 5, 40),
+            job("early", "a", 0, 10),
+        ]);
+        assert_eq!(ids(&queue, |_| true), ["urgent", "early", "late"]);
+        assert_eq!(ids(&queue, |j| j.client_id == "a"), ["early", "late"]);
+
+        // A reading of the database's queue starts; a job is queued here meanwhile; the
+        // reading saw "early" (and one from elsewhere), not the others, which have ended.
+        let round = queue.start_round();
+        queue.add([job("new", "a", 0, 50)]);
+        queue.replace(
+            round,
+            vec![job("early", "a", 0, 10), job("other", "c", 0, 20)],
+        );
+        assert_eq!(ids(&queue, |_| true), ["early", "other", "new"]);
+
+        queue.remove(&job("other", "c", 0, 20));
+        assert_eq!(ids(&queue, |_| true), ["early", "new"]);
     }
 }

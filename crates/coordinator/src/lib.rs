@@ -196,6 +196,9 @@ pub struct Coordinator {
     config: Config,
     /// Miners waiting in long polls, handed each job that becomes ready.
     waiters: Arc<dispatch::Waiters>,
+    /// Queued jobs and miners as polls know them, so that a poll only claims.
+    queue: Arc<dispatch::KnownQueue>,
+    miners: Arc<dispatch::KnownMiners>,
     /// Attests receipts and settles escrows.
     key: Arc<SecretKey>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
@@ -234,6 +237,8 @@ impl Coordinator {
             store,
             config,
             waiters: Arc::default(),
+            queue: Arc::default(),
+            miners: Arc::default(),
             key: Arc::new(key),
             clock: Arc::new(system_now),
             ledger: None,
@@ -518,6 +523,8 @@ impl Coordinator {
                 last_receipt_id: None,
             })
             .await?;
+        // Its polls here match jobs against what it registered now.
+        self.miners.forget(miner_id);
         Ok(token)
     }
 
@@ -825,8 +832,8 @@ impl Coordinator {
             self.waiters.forget_claims();
         }
         // Jobs given back, locks that reached a block, bookings that ended, and jobs other
-        // instances queued: offered to the miners waiting here.
-        self.dispatch().await?;
+        // instances queued: known to this instance's polls and offered to its waiting miners.
+        self.refresh_queue().await?;
         if let Err(error) = self.store.checkpoint().await {
             tracing::warn!(%error, "checkpointing the database failed; trying again next round");
         }

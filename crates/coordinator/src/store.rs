@@ -33,6 +33,9 @@ pub struct Candidate {
     pub client_id: String,
     pub constraints: crate::matching::Constraints,
     pub paid: bool,
+    /// Its place in the queue: highest priority first, then oldest first.
+    pub priority: i32,
+    pub requested_at: i64,
 }
 
 /// What checking a miner's receipt needs of the miner: the key it registered and its price.
@@ -67,6 +70,8 @@ impl From<&Job> for Candidate {
             client_id: job.client_id.clone(),
             constraints: job.constraints.clone(),
             paid: job.payment.is_some(),
+            priority: job.priority,
+            requested_at: job.requested_at,
         }
     }
 }
@@ -284,21 +289,24 @@ macro_rules! finish_counts {
     };
 }
 
-/// [`Store::finish`] on SQLite: each statement runs only if the one before changed a row.
+/// [`Store::finish`] on SQLite, a transaction in one query: each statement after the job's
+/// runs only if the one before changed a row; the job's id comes back if it finished.
 const FINISH_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; ",
     finish_job!(),
-    "; ",
+    " RETURNING id; ",
     finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
-    " WHERE id = $8 AND changes() = 1"
+    " WHERE id = $8 AND changes() = 1; COMMIT"
 );
 
 /// [`FINISH_SQLITE`] with the job's receipt stored between the two.
 const FINISH_SQLITE_WITH_RECEIPT: &str = concat!(
+    "BEGIN IMMEDIATE; ",
     finish_job!(),
-    "; INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+    " RETURNING id; INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
      SELECT $5, $7, $10, $11, $6 WHERE changes() = 1; ",
     finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
-    " WHERE id = $8 AND changes() = 1"
+    " WHERE id = $8 AND changes() = 1; COMMIT"
 );
 
 /// [`Store::finish`] on PostgreSQL, one statement: the miner's row is locked first (the order
@@ -644,7 +652,7 @@ impl Store {
     /// priority first, then oldest first: only what matching needs, not their payloads.
     pub async fn queued(&self, now: i64, limit: i64) -> Result<Vec<Candidate>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, client_id, constraints, payment_status FROM jobs \
+            "SELECT id, client_id, constraints, payment_status, priority, requested_at FROM jobs \
              WHERE state = 'QUEUED' AND expires_at > $1 \
              AND (payment_status IS NULL OR payment_status = 'locked') \
              ORDER BY priority DESC, requested_at, id LIMIT $2",
@@ -663,6 +671,8 @@ impl Store {
                     paid: row
                         .try_get::<Option<String>, _>("payment_status")?
                         .is_some(),
+                    priority: row.try_get("priority")?,
+                    requested_at: row.try_get("requested_at")?,
                 })
             })
             .collect()
@@ -730,7 +740,9 @@ impl Store {
             .collect()
     }
 
-    /// Hands queued job `job_id` to `miner_id` if it is still queued: only one caller wins.
+    /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
+    /// now (enabled and online, a free slot, no booking by another client), in one statement:
+    /// only one caller wins. `None` if either fails.
     pub async fn claim(
         &self,
         job_id: &str,
@@ -738,38 +750,10 @@ impl Store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        self.claim_where(job_id, miner_id, lease_until, now, "")
-            .await
-    }
-
-    /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
-    /// now (enabled and online, a free slot, no booking by another client): what
-    /// [`Store::miner_load`] and [`Store::claim`] decide, in one statement. `None` if either
-    /// fails.
-    pub async fn claim_if_free(
-        &self,
-        job_id: &str,
-        miner_id: &str,
-        lease_until: i64,
-        now: i64,
-    ) -> Result<Option<Claimed>, StoreError> {
-        self.claim_where(job_id, miner_id, lease_until, now, MINER_IS_FREE)
-            .await
-    }
-
-    /// The claim, with `condition` (more SQL over the same parameters) holding too.
-    async fn claim_where(
-        &self,
-        job_id: &str,
-        miner_id: &str,
-        lease_until: i64,
-        now: i64,
-        condition: &str,
-    ) -> Result<Option<Claimed>, StoreError> {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
              started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 {condition} \
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 {MINER_IS_FREE} \
              RETURNING client_id, payload, constraints"
         ))
         .bind(miner_id)
@@ -799,14 +783,19 @@ impl Store {
     /// Finishes a running job of `miner_id` (completed or failed) with its receipt, at once;
     /// `false` if the job is not running on that miner (a late or foreign result).
     ///
-    /// The job, its receipt and the miner's counts change together, in the fewest round trips
-    /// each database allows (every statement is one, and this is on every job's path): on
-    /// PostgreSQL one statement whose parts hang on the job's update; on SQLite, which has no
-    /// writing `WITH`, one transaction running the three statements as one query, each after
-    /// the first only if the one before it changed its row (`changes()`).
+    /// The job, its receipt and the miner's counts change together in one round trip to the
+    /// database (this is on every job's path): on PostgreSQL one statement whose parts hang on
+    /// the job's update; on SQLite, which has no writing `WITH`, one query holding a whole
+    /// transaction, each statement after the job's running only if the one before it changed
+    /// its row (`changes()`). SQLite's one writer connection is so held for one round trip, not
+    /// three (begin, the statements, commit), which its other writers would queue behind.
     pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
         let (receipt_id, receipt, hash) = match &finish.receipt {
-            Some((id, receipt, hash)) => (Some(id), Some(receipt.to_string()), Some(hash)),
+            Some((id, receipt, hash)) => (
+                Some(id.clone()),
+                Some(receipt.to_string()),
+                Some(hash.clone()),
+            ),
             None => (None, None, None),
         };
         let sql = if self.row_locks {
@@ -820,11 +809,11 @@ impl Store {
             .bind(finish.state.as_str())
             .bind(text(&finish.result))
             .bind(text(&finish.metrics))
-            .bind(&finish.error)
+            .bind(finish.error.clone())
             .bind(receipt_id)
             .bind(finish.now)
-            .bind(&finish.job_id)
-            .bind(&finish.miner_id)
+            .bind(finish.job_id.clone())
+            .bind(finish.miner_id.clone())
             .bind(i64::from(finish.state == JobState::Completed))
             .bind(receipt)
             .bind(hash);
@@ -832,12 +821,27 @@ impl Store {
             let finished: i64 = query.fetch_one(&self.writer).await?.try_get("finished")?;
             return Ok(finished == 1);
         }
-        let mut db = self.writer.begin().await?;
-        if query.execute(&mut *db).await?.rows_affected() == 0 {
-            return Ok(false);
-        }
-        db.commit().await?;
-        Ok(true)
+        // In a task of its own, so that a request dropped meanwhile cannot stop the query
+        // between its BEGIN and its COMMIT.
+        let writer = self.writer.clone();
+        let finished = tokio::spawn(async move {
+            let mut db = writer.acquire().await?;
+            // The job's id if it finished (a count of changed rows would not do: SQLite's
+            // BEGIN reports the count of the statement before it).
+            match query.fetch_all(&mut *db).await {
+                Ok(rows) => Ok(rows.len() == 1),
+                Err(e) => {
+                    // A statement failed inside the transaction: end it, or drop the connection.
+                    if sqlx::query("ROLLBACK").execute(&mut *db).await.is_err() {
+                        db.close().await.ok();
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(|e| corrupt(format!("finishing a job stopped: {e}")))?;
+        Ok(finished?)
     }
 
     /// Records the usage of a job canceled while it ran on the reporting miner, once, while its

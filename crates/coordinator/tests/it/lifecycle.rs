@@ -141,6 +141,58 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
             coord.result("alice", &submitted.id).await?.0.state,
             JobState::Completed
         );
+        // A finish that fails halfway (its receipt's id is taken) leaves all as it was, and
+        // the next one goes through.
+        let second = coord.submit("alice", job("again"), None).await?;
+        let assigned = coord.poll(&miner.id, Duration::ZERO).await?.expect("a job");
+        assert_eq!(assigned.job_id, second.id);
+        let clash = coord
+            .store()
+            .finish(&coordinator::store::Finish {
+                job_id: second.id.clone(),
+                miner_id: miner.id.clone(),
+                state: JobState::Completed,
+                result: Some(json!({"text": "clash"})),
+                metrics: None,
+                error: None,
+                receipt: Some((
+                    receipt["receipt_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    json!({}),
+                    "00".into(),
+                )),
+                now: clock.now(),
+            })
+            .await;
+        assert!(clash.is_err(), "{}: a second receipt under one id", db.name);
+        assert_eq!(
+            coord.client_job("alice", &second.id).await?.state,
+            JobState::Running,
+            "{}",
+            db.name
+        );
+        let rows = coord.store().miners().await?;
+        assert_eq!(
+            rows.iter()
+                .find(|m| m.id == miner.id)
+                .map(|m| m.jobs_completed),
+            Some(1)
+        );
+        let done = miner.result(
+            &assigned,
+            json!({"text": "ok"}),
+            0,
+            (clock.now() / 1_000) as u64,
+        );
+        coord.complete(&miner.id, &assigned.job_id, done).await?;
+        assert_eq!(
+            coord.result("alice", &second.id).await?.0.state,
+            JobState::Completed,
+            "{}",
+            db.name
+        );
         // Another client does not see it.
         assert!(matches!(
             coord.client_job("bob", &submitted.id).await,
