@@ -28,6 +28,7 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tower_http::{
+    LatencyUnit,
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
     set_header::SetResponseHeaderLayer,
@@ -169,7 +170,12 @@ pub fn with_common_layers(router: Router) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // Microseconds: most answers take well under a millisecond.
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
         )
         // Outermost, so the trace span above sits inside the span carrying the request id.
         .layer(middleware::from_fn(request_id::assign))
