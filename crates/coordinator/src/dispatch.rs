@@ -1,9 +1,7 @@
-//! Handing jobs to miners: a long poll first looks in the queue; if nothing there fits, the miner waits in an in-memory list, and each job that becomes ready is offered straight to the first waiting miner it matches (one claim in the database), instead of waking every waiting miner to search the queue at once. Other coordinator instances' jobs reach this instance's waiters through the sweep, once a second.
+//! Handing jobs to miners: a long poll first looks in the queue (the part its instance knows, `known.rs`, then the database's); if nothing there fits, the miner waits in an in-memory list, and each job that becomes ready is offered straight to the first waiting miner it matches (one claim in the database), instead of waking every waiting miner to search the queue at once. Other coordinator instances' jobs reach this instance's waiters through the sweep, once a second.
 
 use std::{
-    cmp::Reverse,
-    collections::{BTreeMap, HashMap},
-    ops::Bound,
+    collections::HashMap,
     sync::{
         Mutex,
         atomic::{AtomicU64, Ordering},
@@ -15,6 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     Assigned, Coordinator, Error, Job, MinerStatus,
+    known::queue_key,
     matching::matches,
     model::Miner,
     payments::PaymentStatus,
@@ -134,122 +133,6 @@ impl Waiters {
     }
 }
 
-/// Where a job stands in the queue: highest priority first, then oldest, then by id.
-type QueueKey = (Reverse<i32>, i64, String);
-
-fn queue_key(job: &Candidate) -> QueueKey {
-    (Reverse(job.priority), job.requested_at, job.id.clone())
-}
-
-/// The queued jobs this instance knows of, in queue order: those queued here, and the head of
-/// the database's queue as each sweep (once a second) and each offer of the queue read it. A
-/// poll takes the first that fits its miner without reading the queue (one statement per job
-/// instead of two or more); the claim, a compare-and-set in the database, still decides, so a
-/// job that another instance took or that ended is only dropped from here. Jobs this instance
-/// did not queue (another's, or given back by a lapsed lease) join within a second, and a poll
-/// that finds nothing here reads the database's queue.
-#[derive(Default)]
-pub(crate) struct KnownQueue(Mutex<Known>);
-
-/// The jobs of a [`KnownQueue`], each with the round of reading the database's queue it was
-/// added in.
-#[derive(Default)]
-struct Known {
-    jobs: BTreeMap<QueueKey, (Candidate, u64)>,
-    round: u64,
-}
-
-/// Jobs kept in a [`KnownQueue`] at most; beyond them, polls read the database's queue.
-const KNOWN_JOBS: usize = 10_000;
-
-impl KnownQueue {
-    fn add(&self, jobs: impl IntoIterator<Item = Candidate>) {
-        if let Ok(mut known) = self.0.lock() {
-            let round = known.round;
-            for job in jobs {
-                if known.jobs.len() >= KNOWN_JOBS {
-                    break;
-                }
-                known.jobs.insert(queue_key(&job), (job, round));
-            }
-        }
-    }
-
-    /// Starts a reading of the database's queue; its outcome goes to [`KnownQueue::replace`].
-    fn start_round(&self) -> u64 {
-        self.0.lock().map_or(0, |mut known| {
-            known.round += 1;
-            known.round
-        })
-    }
-
-    /// Knows `jobs`, the database's queue head as read in `round`, instead of the jobs known
-    /// before that reading began (those added since stay: the reading may have missed them).
-    fn replace(&self, round: u64, jobs: Vec<Candidate>) {
-        if let Ok(mut known) = self.0.lock() {
-            known.jobs.retain(|_, (_, added)| *added >= round);
-        }
-        self.add(jobs);
-    }
-
-    fn remove(&self, job: &Candidate) {
-        if let Ok(mut known) = self.0.lock() {
-            known.jobs.remove(&queue_key(job));
-        }
-    }
-
-    /// The first job after `after` (from the head if `None`) that `fits`.
-    fn next(
-        &self,
-        after: Option<&QueueKey>,
-        fits: impl Fn(&Candidate) -> bool,
-    ) -> Option<Candidate> {
-        let known = self.0.lock().ok()?;
-        let from = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.clone()));
-        known
-            .jobs
-            .range((from, Bound::Unbounded))
-            .map(|(_, (job, _))| job)
-            .find(|job| fits(job))
-            .cloned()
-    }
-}
-
-/// Miners as polls recently read them. What matching needs (capabilities, payout address)
-/// changes only when a miner registers again, and whether it may take a job now (enabled,
-/// online, a free slot, not booked by another client) is checked by each claim, so a poll
-/// needs no read of the miner while this holds it.
-#[derive(Default)]
-pub(crate) struct KnownMiners(Mutex<HashMap<String, (Miner, Instant)>>);
-
-/// How long a poll trusts a miner read before it: a registration with new capabilities on
-/// another instance shows within this.
-const MINER_MEMORY: Duration = Duration::from_secs(2);
-
-impl KnownMiners {
-    fn get(&self, id: &str) -> Option<Miner> {
-        let known = self.0.lock().ok()?;
-        let (miner, at) = known.get(id)?;
-        (at.elapsed() < MINER_MEMORY).then(|| miner.clone())
-    }
-
-    fn put(&self, miner: Miner) {
-        if let Ok(mut known) = self.0.lock() {
-            if known.len() >= KNOWN_JOBS {
-                known.retain(|_, (_, at)| at.elapsed() < MINER_MEMORY);
-            }
-            known.insert(miner.id.clone(), (miner, Instant::now()));
-        }
-    }
-
-    /// Forgets miner `id`: it changed, or cannot take jobs now.
-    pub(crate) fn forget(&self, id: &str) {
-        if let Ok(mut known) = self.0.lock() {
-            known.remove(id);
-        }
-    }
-}
-
 /// What a claim of a job for a miner came to.
 enum Claim {
     Taken(Box<Assigned>),
@@ -264,6 +147,10 @@ enum Claim {
 /// How far down the queue a miner's match is looked for: first the head, then further.
 const QUEUE_HEAD: i64 = 8;
 const QUEUE_WINDOW: i64 = 200;
+
+/// Jobs a poll finds gone among those its instance knows (another instance's miner took them,
+/// or they ended) before it reads the database's queue instead.
+const MISSES_IN_MEMORY: usize = 3;
 
 /// Whether `miner` may run `job`; a paid job goes only to a miner the escrow can pay.
 fn fits(miner: &Miner, job: &Candidate) -> bool {
@@ -286,11 +173,15 @@ impl Coordinator {
         loop {
             let seen = self.waiters.ready.load(Ordering::SeqCst);
             let now = self.now();
-            let miner = self.polling_miner(miner_id, now).await?;
-            if let Some(miner) = &miner
-                && let Some(job) = self.try_assign(miner, now).await?
-            {
-                return Ok(Some(job));
+            let mut miner = self.polling_miner(miner_id, now).await?;
+            if let Some(known) = &miner {
+                if let Some(job) = self.try_assign(known, now).await? {
+                    return Ok(Some(job));
+                }
+                if self.miners.get(miner_id).is_none() {
+                    // A claim found it unable to take jobs: as it is now, inactive or full.
+                    miner = self.polling_miner(miner_id, now).await?;
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
@@ -359,7 +250,7 @@ impl Coordinator {
     }
 
     /// Claims the first queued job that the miner can run: among the jobs this instance knows
-    /// first, then in the database's queue.
+    /// first (up to [`MISSES_IN_MEMORY`] of them gone), then in the database's queue.
     async fn try_assign(&self, miner: &Miner, now: i64) -> Result<Option<Assigned>, Error> {
         // Once a claim shows the miner booked, only its booker's jobs are tried.
         let mut booked_for = None;
@@ -367,22 +258,27 @@ impl Coordinator {
             fits(miner, job) && booked_for.as_ref().is_none_or(|c| *c == job.client_id)
         };
         let mut after = None;
+        let mut misses = 0;
         while let Some(job) = self
             .queue
             .next(after.as_ref(), |job| may_take(job, &booked_for))
         {
             after = Some(queue_key(&job));
-            if !self.waiters.reserve(&job.id) {
-                continue;
-            }
-            match self.claim(miner, &job, now).await? {
-                Claim::Taken(assigned) => {
+            match self.reserve_and_claim(miner, &job, now).await? {
+                None => {}
+                Some(Claim::Taken(assigned)) => {
                     self.queue.remove(&job);
                     return Ok(Some(*assigned));
                 }
-                Claim::Gone => self.queue.remove(&job),
-                Claim::Booked(booker) => booked_for = Some(booker),
-                Claim::MinerCannot => return Ok(None),
+                Some(Claim::Gone) => {
+                    self.queue.remove(&job);
+                    misses += 1;
+                    if misses == MISSES_IN_MEMORY {
+                        break;
+                    }
+                }
+                Some(Claim::Booked(booker)) => booked_for = Some(booker),
+                Some(Claim::MinerCannot) => return Ok(None),
             }
         }
         // Most miners fit one of the first few jobs; only if none does is the queue read further.
@@ -390,17 +286,18 @@ impl Coordinator {
             let jobs = self.store.queued(now, window).await?;
             let whole_queue = (jobs.len() as i64) < window;
             for job in jobs {
-                if !may_take(&job, &booked_for) || !self.waiters.reserve(&job.id) {
+                if !may_take(&job, &booked_for) {
                     continue;
                 }
-                match self.claim(miner, &job, now).await? {
-                    Claim::Taken(assigned) => {
+                match self.reserve_and_claim(miner, &job, now).await? {
+                    None => {}
+                    Some(Claim::Taken(assigned)) => {
                         self.queue.remove(&job);
                         return Ok(Some(*assigned));
                     }
-                    Claim::Gone => self.queue.remove(&job),
-                    Claim::Booked(booker) => booked_for = Some(booker),
-                    Claim::MinerCannot => return Ok(None),
+                    Some(Claim::Gone) => self.queue.remove(&job),
+                    Some(Claim::Booked(booker)) => booked_for = Some(booker),
+                    Some(Claim::MinerCannot) => return Ok(None),
                 }
             }
             if whole_queue {
@@ -410,27 +307,41 @@ impl Coordinator {
         Ok(None)
     }
 
+    /// A poll's claim of `job`: `None` if a poll of this instance claimed it a moment ago.
+    /// Polls that passed over the job while this one held it look again if the claim failed
+    /// for this miner's sake, and a waiting miner is offered it.
+    async fn reserve_and_claim(
+        &self,
+        miner: &Miner,
+        job: &Candidate,
+        now: i64,
+    ) -> Result<Option<Claim>, Error> {
+        if !self.waiters.reserve(&job.id) {
+            return Ok(None);
+        }
+        let claim = self.claim(miner, job, now).await;
+        if !matches!(claim, Ok(Claim::Taken(_) | Claim::Gone)) {
+            self.waiters.forget(&job.id);
+        }
+        if matches!(claim, Ok(Claim::Booked(_) | Claim::MinerCannot)) {
+            self.waiters.ready.fetch_add(1, Ordering::SeqCst);
+            if self.waiters.any() && self.hand_out(job).await? {
+                self.queue.remove(job);
+            }
+        }
+        claim.map(Some)
+    }
+
     /// Takes `job` for `miner` in the database, if it is still queued and the miner may take it
     /// now (checked in the same statement: the miner may have changed since it was read), and
     /// notes it, so that polls reading the queue pass over it. Only when the claim fails is the
     /// miner read, to tell which of the two stood in the way.
     async fn claim(&self, miner: &Miner, job: &Candidate, now: i64) -> Result<Claim, Error> {
         let lease = now + self.config.heartbeat_timeout_ms;
-        let claimed = match self.store.claim(&job.id, &miner.id, lease, now).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                self.waiters.forget(&job.id);
-                return Err(e.into());
-            }
-        };
-        let Some(claimed) = claimed else {
+        let Some(claimed) = self.store.claim(&job.id, &miner.id, lease, now).await? else {
             let why = self.why_not(&miner.id, &job.client_id, now).await?;
-            if !matches!(why, Claim::Gone) {
-                // The job is still there for other miners.
-                self.waiters.forget(&job.id);
-            }
             if matches!(why, Claim::MinerCannot) {
-                // Read afresh at its next poll, which then waits as an inactive miner does.
+                // Read afresh: deactivated or offline, it waits as such (see `poll`).
                 self.miners.forget(&miner.id);
             }
             return Ok(why);
@@ -532,56 +443,5 @@ impl Coordinator {
 impl std::fmt::Debug for Waiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waiters").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(id: &str, client: &str, priority: i32, requested_at: i64) -> Candidate {
-        Candidate {
-            id: id.into(),
-            client_id: client.into(),
-            constraints: Default::default(),
-            paid: false,
-            priority,
-            requested_at,
-        }
-    }
-
-    fn ids(queue: &KnownQueue, fits: impl Fn(&Candidate) -> bool) -> Vec<String> {
-        let mut seen = Vec::new();
-        let mut after = None;
-        while let Some(job) = queue.next(after.as_ref(), &fits) {
-            after = Some(queue_key(&job));
-            seen.push(job.id);
-        }
-        seen
-    }
-
-    #[test]
-    fn known_jobs_come_in_queue_order_and_a_reading_keeps_what_it_may_have_missed() {
-        let queue = KnownQueue::default();
-        queue.add([
-            job("late", "a", 0, 30),
-            job("urgent", "b", 5, 40),
-            job("early", "a", 0, 10),
-        ]);
-        assert_eq!(ids(&queue, |_| true), ["urgent", "early", "late"]);
-        assert_eq!(ids(&queue, |j| j.client_id == "a"), ["early", "late"]);
-
-        // A reading of the database's queue starts; a job is queued here meanwhile; the
-        // reading saw "early" (and one from elsewhere), not the others, which have ended.
-        let round = queue.start_round();
-        queue.add([job("new", "a", 0, 50)]);
-        queue.replace(
-            round,
-            vec![job("early", "a", 0, 10), job("other", "c", 0, 20)],
-        );
-        assert_eq!(ids(&queue, |_| true), ["early", "other", "new"]);
-
-        queue.remove(&job("other", "c", 0, 20));
-        assert_eq!(ids(&queue, |_| true), ["early", "new"]);
     }
 }

@@ -3,6 +3,7 @@
 mod dispatch;
 mod finished;
 pub mod keys;
+mod known;
 pub mod ledger;
 pub mod market;
 pub mod matching;
@@ -196,9 +197,10 @@ pub struct Coordinator {
     config: Config,
     /// Miners waiting in long polls, handed each job that becomes ready.
     waiters: Arc<dispatch::Waiters>,
-    /// Queued jobs and miners as polls know them, so that a poll only claims.
-    queue: Arc<dispatch::KnownQueue>,
-    miners: Arc<dispatch::KnownMiners>,
+    /// Queued jobs as polls know them, so that a poll only claims.
+    queue: Arc<known::KnownQueue>,
+    /// Miners as polls read them a moment ago.
+    miners: Arc<known::KnownMiners>,
     /// Attests receipts and settles escrows.
     key: Arc<SecretKey>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,

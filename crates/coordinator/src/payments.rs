@@ -203,7 +203,14 @@ impl Coordinator {
                                 .await?
                             {
                                 changed += 1;
-                                self.redispatch().await;
+                                // Ready now: offered to the waiting miners, known to polls.
+                                let ready = Job {
+                                    payment_status: Some(PaymentStatus::Locked),
+                                    ..job.clone()
+                                };
+                                if let Err(error) = self.offer(ready).await {
+                                    tracing::warn!(%error, "could not offer a paid job");
+                                }
                             }
                         }
                         TxState::Pending => {}

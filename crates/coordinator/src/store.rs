@@ -20,6 +20,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("a database task stopped: {0}")]
+    Stopped(String),
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -35,6 +37,7 @@ pub struct Candidate {
     pub paid: bool,
     /// Its place in the queue: highest priority first, then oldest first.
     pub priority: i32,
+    /// When it was submitted (milliseconds since the epoch).
     pub requested_at: i64,
 }
 
@@ -144,9 +147,10 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
 }
 
 /// The claim's condition that miner `$1` may take the job now (`$3` = now): enabled and online,
-/// a free slot, and no active booking by another client.
+/// a free slot, no active booking by another client, and a payout address if the job is paid.
 const MINER_IS_FREE: &str = "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
        AND miners.enabled = 1 AND miners.status = 'ONLINE' \
+       AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
        AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
             AND mine.state = 'RUNNING') < miners.concurrency \
        AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
@@ -322,6 +326,21 @@ const FINISH_POSTGRES: &str = concat!(
     finish_counts!("$6 - done.started_at"),
     " FROM done WHERE miners.id = $8) SELECT COUNT(*) AS finished FROM done"
 );
+
+/// A pooled connection running a query that carries its own transaction: closed, not returned
+/// to its pool, unless the query is `done` (committed or rolled back).
+struct ClosedUnlessDone {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    done: bool,
+}
+
+impl Drop for ClosedUnlessDone {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.close_on_drop();
+        }
+    }
+}
 
 impl Store {
     /// The pools, for the modules that keep their own tables (the marketplace).
@@ -822,25 +841,28 @@ impl Store {
             return Ok(finished == 1);
         }
         // In a task of its own, so that a request dropped meanwhile cannot stop the query
-        // between its BEGIN and its COMMIT.
+        // between its BEGIN and its COMMIT; should the task itself stop there (a panic, the
+        // runtime shutting down), the connection is closed rather than returned to the pool
+        // inside the transaction.
         let writer = self.writer.clone();
         let finished = tokio::spawn(async move {
-            let mut db = writer.acquire().await?;
+            let mut db = ClosedUnlessDone {
+                conn: writer.acquire().await?,
+                done: false,
+            };
             // The job's id if it finished (a count of changed rows would not do: SQLite's
             // BEGIN reports the count of the statement before it).
-            match query.fetch_all(&mut *db).await {
-                Ok(rows) => Ok(rows.len() == 1),
-                Err(e) => {
-                    // A statement failed inside the transaction: end it, or drop the connection.
-                    if sqlx::query("ROLLBACK").execute(&mut *db).await.is_err() {
-                        db.close().await.ok();
-                    }
-                    Err(e)
-                }
-            }
+            let outcome = query
+                .fetch_all(&mut *db.conn)
+                .await
+                .map(|rows| rows.len() == 1);
+            // A statement failed inside the transaction: it ends here, or the connection goes.
+            db.done =
+                outcome.is_ok() || sqlx::query("ROLLBACK").execute(&mut *db.conn).await.is_ok();
+            outcome
         })
         .await
-        .map_err(|e| corrupt(format!("finishing a job stopped: {e}")))?;
+        .map_err(|e| StoreError::Stopped(format!("finishing a job: {e}")))?;
         Ok(finished?)
     }
 
