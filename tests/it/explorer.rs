@@ -125,22 +125,27 @@ async fn a_transaction_page_goes_from_pending_to_included_and_verifies_its_proof
             .open(&server.at(&format!("/explorer/tx/{second}")))
             .await?;
         tab.hydrated().await?;
-        if tab
-            .eval::<String>("document.querySelector('#tx-status')?.dataset.status")
-            .await?
-            == "pending"
-        {
+        // Status and proof read at one moment: the page follows the transaction live, and a
+        // block may include it between two reads.
+        let (status, proof): (Option<String>, Option<String>) = serde_json::from_str(
+            &tab.eval::<String>(
+                "JSON.stringify([document.querySelector('#tx-status')?.dataset.status, \
+                 document.querySelector('#tx-proof span')?.dataset.proof])",
+            )
+            .await?,
+        )?;
+        if status.as_deref() == Some("pending") {
+            assert_eq!(
+                proof.as_deref(),
+                Some("none"),
+                "a pending transaction shows no proof"
+            );
             watched = Some((tab, second));
             break;
         }
     }
     let (tab, hash) =
         watched.ok_or_else(|| anyhow::anyhow!("never caught a transaction pending"))?;
-    assert_eq!(
-        tab.eval::<String>("document.querySelector('#tx-proof span')?.dataset.proof")
-            .await?,
-        "none"
-    );
     tab.eval::<bool>("(window.__aitbc_marker = true)").await?;
     if let Err(e) = tab
         .wait_for(

@@ -760,8 +760,8 @@ impl Store {
     }
 
     /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
-    /// now (enabled and online, a free slot, no booking by another client), in one statement:
-    /// only one caller wins. `None` if either fails.
+    /// now (see [`MINER_IS_FREE`]), in one statement: only one caller wins. `None` if either
+    /// fails.
     pub async fn claim(
         &self,
         job_id: &str,
