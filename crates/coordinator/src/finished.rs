@@ -1,16 +1,29 @@
-//! Clients waiting for their jobs to finish (`GET /v1/jobs/{id}/result?wait_seconds=`): each waits on its job's signal, which this instance fires when the job reaches a final state here; a job finished elsewhere (another instance, or a path that fires nothing) is seen at the next re-read, within a second, so no client is left waiting on a missed signal.
+//! Clients waiting for their jobs to finish (`GET /v1/jobs/{id}/result?wait_seconds=`): each waits on its job's signal, which this instance fires when the job reaches a final state here (a completed job's signal carries the job and its receipt, which its waiters then need not read back); a job finished elsewhere (another instance, or a path that fires nothing) is seen at the next re-read, within a second, so no client is left waiting on a missed signal.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
+use serde_json::Value;
 use tokio::sync::Notify;
+
+use crate::Job;
 
 /// The signals of the jobs that clients wait on, one per job, shared by its waiters.
 #[derive(Debug, Default)]
 pub(crate) struct Finished {
-    jobs: Mutex<HashMap<String, Arc<Notify>>>,
+    jobs: Mutex<HashMap<String, Arc<Signal>>>,
+}
+
+/// A job as it finished, with its latest receipt: what a client's read of its result gives.
+pub(crate) type Outcome = (Job, Option<Value>);
+
+/// A job's signal, and the job as it finished when whoever fired it had it.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    notify: Notify,
+    outcome: Mutex<Option<Arc<Outcome>>>,
 }
 
 /// One client's wait on a job; the job's entry goes when its last waiter does (also when the
@@ -18,7 +31,7 @@ pub(crate) struct Finished {
 pub(crate) struct Watch<'a> {
     finished: &'a Finished,
     id: String,
-    signal: Arc<Notify>,
+    signal: Arc<Signal>,
 }
 
 impl Finished {
@@ -41,7 +54,20 @@ impl Finished {
         if let Ok(jobs) = self.jobs.lock()
             && let Some(signal) = jobs.get(id)
         {
-            signal.notify_waiters();
+            signal.notify.notify_waiters();
+        }
+    }
+
+    /// Wakes every client waiting on job `id`, handing them the job as it finished with its
+    /// receipt (what reading it back would give), made only if someone waits.
+    pub(crate) fn fire_with(&self, id: &str, outcome: impl FnOnce() -> Outcome) {
+        if let Ok(jobs) = self.jobs.lock()
+            && let Some(signal) = jobs.get(id)
+        {
+            if let Ok(mut slot) = signal.outcome.lock() {
+                *slot = Some(Arc::new(outcome()));
+            }
+            signal.notify.notify_waiters();
         }
     }
 
@@ -55,7 +81,12 @@ impl Watch<'_> {
     /// The job's signal, to wait on (enable its `notified()` before reading the job, so that a
     /// finish between the read and the wait is not missed).
     pub(crate) fn signal(&self) -> &Notify {
-        &self.signal
+        &self.signal.notify
+    }
+
+    /// The job as it finished, if the signal carried it.
+    pub(crate) fn outcome(&self) -> Option<Arc<Outcome>> {
+        self.signal.outcome.lock().ok()?.clone()
     }
 }
 
@@ -109,5 +140,47 @@ mod tests {
         drop(b);
         drop(other);
         assert_eq!(finished.watched(), 0);
+    }
+
+    #[test]
+    fn a_completed_job_goes_with_its_signal_to_its_own_waiters_only() {
+        let finished = Finished::default();
+        let (waiting, other) = (finished.watch("job-1"), finished.watch("job-2"));
+        let job = Job {
+            id: "job-1".into(),
+            client_id: "alice".into(),
+            state: crate::JobState::Completed,
+            payload: serde_json::json!({}),
+            constraints: Default::default(),
+            priority: 0,
+            ttl_seconds: 60,
+            requested_at: 1,
+            expires_at: 60_001,
+            assigned_miner_id: Some("miner".into()),
+            lease_expires_at: None,
+            started_at: Some(2),
+            finished_at: Some(3),
+            attempts: 1,
+            result: Some(serde_json::json!({"text": "done"})),
+            metrics: None,
+            error: None,
+            receipt_id: None,
+            idempotency_key: None,
+            body_hash: "00".into(),
+            partial: None,
+            progress: None,
+            payment: None,
+            payment_status: None,
+        };
+        finished.fire("job-2");
+        assert!(other.outcome().is_none(), "a plain fire carries nothing");
+        finished.fire_with("job-1", || (job.clone(), None));
+        assert_eq!(
+            waiting.outcome().map(|o| o.0.id.clone()),
+            Some("job-1".into())
+        );
+        assert!(other.outcome().is_none());
+        // Nobody waits on job-3: its outcome is not even made.
+        finished.fire_with("job-3", || unreachable!("made for nobody"));
     }
 }

@@ -470,6 +470,12 @@ impl Coordinator {
                 () = finished => {}
                 () = tokio::time::sleep_until(again) => {}
             }
+            // Finished here: the signal carries the job, no need to read it back.
+            if let Some(outcome) = watch.outcome()
+                && outcome.0.client_id == client_id
+            {
+                return Ok(outcome.as_ref().clone());
+            }
         }
     }
 
@@ -608,23 +614,41 @@ impl Coordinator {
         let (job, terms) = self.running_job(miner_id, job_id).await?;
         let now = self.now();
         let (receipt_id, receipt, hash) = self.attest(&job, miner_id, terms, &result, now)?;
-        let finished = self
-            .store
-            .finish(&store::Finish {
-                job_id: job_id.to_owned(),
-                miner_id: miner_id.to_owned(),
-                state: JobState::Completed,
-                result: Some(result.result),
-                metrics: Some(result.metrics),
-                error: None,
-                receipt: Some((receipt_id, receipt.clone(), hash)),
-                now,
-            })
-            .await?;
-        if !finished {
+        let finish = store::Finish {
+            job_id: job_id.to_owned(),
+            miner_id: miner_id.to_owned(),
+            state: JobState::Completed,
+            result: Some(result.result),
+            metrics: Some(result.metrics),
+            error: None,
+            receipt: Some((receipt_id, receipt.clone(), hash)),
+            now,
+        };
+        if !self.store.finish(&finish).await? {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
-        self.finished.fire(job_id);
+        // Its waiting clients get the job as the finish left it in the database.
+        let store::Finish {
+            state,
+            result,
+            metrics,
+            error,
+            receipt: stored,
+            ..
+        } = finish;
+        self.finished.fire_with(job_id, || {
+            let job = Job {
+                state,
+                result,
+                metrics,
+                error,
+                receipt_id: stored.as_ref().map(|(id, _, _)| id.clone()),
+                finished_at: Some(now),
+                lease_expires_at: None,
+                ..job
+            };
+            (job, stored.map(|(_, receipt, _)| receipt))
+        });
         // A slot of this miner is free.
         self.redispatch().await;
         Ok(receipt)

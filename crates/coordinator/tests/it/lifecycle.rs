@@ -331,6 +331,13 @@ async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow
         assert_eq!(finished.state, JobState::Completed, "{}", db.name);
         assert_eq!(finished.result, Some(json!({"text": "done"})));
         assert_eq!(stored, Some(receipt));
+        // Handed over by the finish, not read back: the same as a read, field for field.
+        assert_eq!(
+            (finished, stored),
+            coord.result("alice", &submitted.id).await?,
+            "{}",
+            db.name
+        );
 
         // A cancel ends a wait too.
         let queued = coord.submit("alice", job("cancel me"), None).await?;
