@@ -144,6 +144,14 @@ enum Claim {
     MinerCannot,
 }
 
+/// What a poll's look at the queue came to.
+enum Look {
+    Took(Box<Assigned>),
+    NothingFits,
+    /// A claim found the miner unable to take any job now.
+    MinerCannot,
+}
+
 /// How far down the queue a miner's match is looked for: first the head, then further.
 const QUEUE_HEAD: i64 = 8;
 const QUEUE_WINDOW: i64 = 200;
@@ -175,12 +183,11 @@ impl Coordinator {
             let now = self.now();
             let mut miner = self.polling_miner(miner_id, now).await?;
             if let Some(known) = &miner {
-                if let Some(job) = self.try_assign(known, now).await? {
-                    return Ok(Some(job));
-                }
-                if self.miners.get(miner_id).is_none() {
-                    // A claim found it unable to take jobs: as it is now, inactive or full.
-                    miner = self.polling_miner(miner_id, now).await?;
+                match self.try_assign(known, now).await? {
+                    Look::Took(job) => return Ok(Some(*job)),
+                    Look::NothingFits => {}
+                    // As it is now (its memory was dropped): inactive, or full.
+                    Look::MinerCannot => miner = self.polling_miner(miner_id, now).await?,
                 }
             }
             if tokio::time::Instant::now() >= deadline {
@@ -251,7 +258,7 @@ impl Coordinator {
 
     /// Claims the first queued job that the miner can run: among the jobs this instance knows
     /// first (up to [`MISSES_IN_MEMORY`] of them gone), then in the database's queue.
-    async fn try_assign(&self, miner: &Miner, now: i64) -> Result<Option<Assigned>, Error> {
+    async fn try_assign(&self, miner: &Miner, now: i64) -> Result<Look, Error> {
         // Once a claim shows the miner booked, only its booker's jobs are tried.
         let mut booked_for = None;
         let may_take = |job: &Candidate, booked_for: &Option<String>| {
@@ -268,7 +275,7 @@ impl Coordinator {
                 None => {}
                 Some(Claim::Taken(assigned)) => {
                     self.queue.remove(&job);
-                    return Ok(Some(*assigned));
+                    return Ok(Look::Took(assigned));
                 }
                 Some(Claim::Gone) => {
                     self.queue.remove(&job);
@@ -278,7 +285,7 @@ impl Coordinator {
                     }
                 }
                 Some(Claim::Booked(booker)) => booked_for = Some(booker),
-                Some(Claim::MinerCannot) => return Ok(None),
+                Some(Claim::MinerCannot) => return Ok(Look::MinerCannot),
             }
         }
         // Most miners fit one of the first few jobs; only if none does is the queue read further.
@@ -293,18 +300,18 @@ impl Coordinator {
                     None => {}
                     Some(Claim::Taken(assigned)) => {
                         self.queue.remove(&job);
-                        return Ok(Some(*assigned));
+                        return Ok(Look::Took(assigned));
                     }
                     Some(Claim::Gone) => self.queue.remove(&job),
                     Some(Claim::Booked(booker)) => booked_for = Some(booker),
-                    Some(Claim::MinerCannot) => return Ok(None),
+                    Some(Claim::MinerCannot) => return Ok(Look::MinerCannot),
                 }
             }
             if whole_queue {
                 break;
             }
         }
-        Ok(None)
+        Ok(Look::NothingFits)
     }
 
     /// A poll's claim of `job`: `None` if a poll of this instance claimed it a moment ago.
@@ -341,7 +348,7 @@ impl Coordinator {
         let Some(claimed) = self.store.claim(&job.id, &miner.id, lease, now).await? else {
             let why = self.why_not(&miner.id, &job.client_id, now).await?;
             if matches!(why, Claim::MinerCannot) {
-                // Read afresh: deactivated or offline, it waits as such (see `poll`).
+                // Read afresh at its next look (see `poll`).
                 self.miners.forget(&miner.id);
             }
             return Ok(why);

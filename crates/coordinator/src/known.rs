@@ -98,7 +98,8 @@ impl KnownQueue {
 #[derive(Default)]
 pub(crate) struct KnownMiners(Mutex<HashMap<String, (Miner, Instant)>>);
 
-/// Miners kept in a [`KnownMiners`] at most; beyond them, those read longer ago go.
+/// Miners kept in a [`KnownMiners`] at most: beyond them it starts afresh (as the API key
+/// cache does) rather than grow without bound.
 const KNOWN_MINERS: usize = 10_000;
 
 /// How long a poll trusts a miner read before it: a registration with new capabilities on
@@ -115,7 +116,7 @@ impl KnownMiners {
     pub(crate) fn put(&self, miner: Miner) {
         if let Ok(mut known) = self.0.lock() {
             if known.len() >= KNOWN_MINERS {
-                known.retain(|_, (_, at)| at.elapsed() < MINER_MEMORY);
+                known.clear();
             }
             known.insert(miner.id.clone(), (miner, Instant::now()));
         }
