@@ -2,6 +2,7 @@
 
 mod dispatch;
 mod finished;
+pub mod group_commit;
 pub mod keys;
 mod known;
 pub mod ledger;

@@ -7,6 +7,7 @@ use sqlx::{
 };
 
 use crate::{
+    group_commit::{GroupCommit, GroupCommits, Write},
     model::{ApiKey, Job, JobState, Miner, MinerStatus, Role},
     payments::{Payment, PaymentStatus},
 };
@@ -88,11 +89,11 @@ pub struct Store {
     /// queued here wait their turn without its busy handler's sleeps; on PostgreSQL the same
     /// pool as reads.
     writer: AnyPool,
-    /// PostgreSQL locks rows, so transactions that touch a miner and its jobs lock the miner
-    /// first; SQLite's one writer needs no such order.
-    row_locks: bool,
     /// SQLite, whose write-ahead log [`Store::checkpoint`] folds into the database file.
     sqlite: bool,
+    /// On SQLite, the task that commits the writes on every job's path in groups (see
+    /// `group_commit.rs`); PostgreSQL's connections write side by side.
+    group: Option<GroupCommit>,
 }
 
 const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
@@ -148,14 +149,18 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
 
 /// The claim's condition that miner `$1` may take the job now (`$3` = now): enabled and online,
 /// a free slot, no active booking by another client, and a payout address if the job is paid.
-const MINER_IS_FREE: &str = "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
-       AND miners.enabled = 1 AND miners.status = 'ONLINE' \
-       AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
-       AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
-            AND mine.state = 'RUNNING') < miners.concurrency \
-       AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
-            AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
-            jobs.client_id) = jobs.client_id)";
+macro_rules! miner_is_free {
+    () => {
+        "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
+           AND miners.enabled = 1 AND miners.status = 'ONLINE' \
+           AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
+           AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
+                AND mine.state = 'RUNNING') < miners.concurrency \
+           AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
+                AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
+                jobs.client_id) = jobs.client_id)"
+    };
+}
 
 /// A miner's running jobs and the client of its active booking (`$1` = now), beside its columns.
 const LOAD_COLUMNS: &str = "(SELECT COUNT(*) FROM jobs WHERE assigned_miner_id = miners.id AND state = 'RUNNING') \
@@ -293,25 +298,53 @@ macro_rules! finish_counts {
     };
 }
 
-/// [`Store::finish`] on SQLite, a transaction in one query: each statement after the job's
+/// [`Store::finish`] on SQLite, a write of its group commit: each statement after the job's
 /// runs only if the one before changed a row; the job's id comes back if it finished.
 const FINISH_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
     finish_job!(),
-    " RETURNING id; ",
+    " RETURNING {op} AS op; ",
     finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
-    " WHERE id = $8 AND changes() = 1; COMMIT"
+    " WHERE id = $8 AND changes() = 1"
 );
 
 /// [`FINISH_SQLITE`] with the job's receipt stored between the two.
 const FINISH_SQLITE_WITH_RECEIPT: &str = concat!(
-    "BEGIN IMMEDIATE; ",
     finish_job!(),
-    " RETURNING id; INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
+    " RETURNING {op} AS op; INSERT INTO receipts (receipt_id, job_id, receipt, receipt_hash, created_at) \
      SELECT $5, $7, $10, $11, $6 WHERE changes() = 1; ",
     finish_counts!("(SELECT $6 - started_at FROM jobs WHERE id = $7)"),
-    " WHERE id = $8 AND changes() = 1; COMMIT"
+    " WHERE id = $8 AND changes() = 1"
 );
+
+/// A new job, unless its id or its client's idempotency key is taken.
+macro_rules! insert_job {
+    () => {
+        "INSERT INTO jobs (id, client_id, state, payload, constraints, priority, ttl_seconds, \
+         requested_at, expires_at, attempts, idempotency_key, body_hash, payment, payment_status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) \
+         ON CONFLICT DO NOTHING"
+    };
+}
+
+/// Queued job `$4` for miner `$1` until `$2` (`$3` = now), if it is still queued and the miner
+/// may take it now ([`miner_is_free`]); what it returns follows.
+macro_rules! claim_job {
+    () => {
+        concat!(
+            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
+             started_at = $3, attempts = attempts + 1 \
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 ",
+            miner_is_free!(),
+            " RETURNING "
+        )
+    };
+}
+
+const CLAIM_POSTGRES: &str = concat!(claim_job!(), "client_id, payload, constraints");
+const CLAIM_SQLITE: &str = concat!(claim_job!(), "{op} AS op, client_id, payload, constraints");
+
+const INSERT_JOB_POSTGRES: &str = insert_job!();
+const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
 
 /// [`Store::finish`] on PostgreSQL, one statement: the miner's row is locked first (the order
 /// everything that touches a miner and its jobs keeps, see `heartbeat`), then the job is
@@ -327,21 +360,6 @@ const FINISH_POSTGRES: &str = concat!(
     " FROM done WHERE miners.id = $8) SELECT COUNT(*) AS finished FROM done"
 );
 
-/// A pooled connection running a query that carries its own transaction: closed, not returned
-/// to its pool, unless the query is `done` (committed or rolled back).
-struct ClosedUnlessDone {
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    done: bool,
-}
-
-impl Drop for ClosedUnlessDone {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
 impl Store {
     /// The pools, for the modules that keep their own tables (the marketplace).
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -350,6 +368,12 @@ impl Store {
 
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
+    }
+
+    /// On SQLite, how many transactions the group commit made and how many writes they held
+    /// (a job's insert, claim and finish each count one); `None` on PostgreSQL.
+    pub fn group_commits(&self) -> Option<GroupCommits> {
+        self.group.as_ref().map(GroupCommit::counts)
     }
 
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
@@ -391,11 +415,12 @@ impl Store {
         } else {
             pool.clone()
         };
+        let group = sqlite.then(|| GroupCommit::start(writer.clone()));
         Ok(Store {
             pool,
             writer,
-            row_locks: !sqlite,
             sqlite,
+            group,
         })
     }
 
@@ -565,33 +590,51 @@ impl Store {
     /// Stores a new job; `false` if its id is taken or the client already has a job under its
     /// idempotency key.
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO jobs (id, client_id, state, payload, constraints, priority, ttl_seconds, \
-             requested_at, expires_at, attempts, idempotency_key, body_hash, payment, payment_status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&job.id)
-        .bind(&job.client_id)
-        .bind(job.state.as_str())
-        .bind(job.payload.to_string())
-        .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
-        .bind(job.priority)
-        .bind(job.ttl_seconds)
-        .bind(job.requested_at)
-        .bind(job.expires_at)
-        .bind(&job.idempotency_key)
-        .bind(&job.body_hash)
-        .bind(
-            job.payment
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(corrupt)?,
-        )
-        .bind(job.payment_status.map(|s| s.as_str()))
-        .execute(&self.writer)
-        .await?;
+        let constraints = serde_json::to_string(&job.constraints).map_err(corrupt)?;
+        let payment = job
+            .payment
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(corrupt)?;
+        let status = job.payment_status.map(|s| s.as_str().to_owned());
+        if let Some(group) = &self.group {
+            let rows = group
+                .write(
+                    Write::new(INSERT_JOB_SQLITE)
+                        .bind(job.id.as_str())
+                        .bind(job.client_id.as_str())
+                        .bind(job.state.as_str())
+                        .bind(job.payload.to_string())
+                        .bind(constraints)
+                        .bind(job.priority)
+                        .bind(job.ttl_seconds)
+                        .bind(job.requested_at)
+                        .bind(job.expires_at)
+                        .bind(job.idempotency_key.clone())
+                        .bind(job.body_hash.as_str())
+                        .bind(payment)
+                        .bind(status),
+                )
+                .await?;
+            return Ok(rows.len() == 1);
+        }
+        let done = sqlx::query(INSERT_JOB_POSTGRES)
+            .bind(&job.id)
+            .bind(&job.client_id)
+            .bind(job.state.as_str())
+            .bind(job.payload.to_string())
+            .bind(constraints)
+            .bind(job.priority)
+            .bind(job.ttl_seconds)
+            .bind(job.requested_at)
+            .bind(job.expires_at)
+            .bind(&job.idempotency_key)
+            .bind(&job.body_hash)
+            .bind(payment)
+            .bind(status)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -760,7 +803,7 @@ impl Store {
     }
 
     /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
-    /// now (see [`MINER_IS_FREE`]), in one statement: only one caller wins. `None` if either
+    /// now (see [`miner_is_free`]), in one statement: only one caller wins. `None` if either
     /// fails.
     pub async fn claim(
         &self,
@@ -769,20 +812,41 @@ impl Store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
-             started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 {MINER_IS_FREE} \
-             RETURNING client_id, payload, constraints"
-        ))
-        .bind(miner_id)
-        .bind(lease_until)
-        .bind(now)
-        .bind(job_id)
-        // All rows, so that SQLite finishes the statement (and its write) before it answers.
-        .fetch_all(&self.writer)
-        .await?;
-        row.first().map(claimed_of).transpose()
+        let rows = match &self.group {
+            Some(group) => {
+                group
+                    .write(
+                        Write::new(CLAIM_SQLITE)
+                            .bind(miner_id)
+                            .bind(lease_until)
+                            .bind(now)
+                            .bind(job_id),
+                    )
+                    .await?
+            }
+            None => {
+                // The miner's row first (the order of `finish` and `heartbeat`), so that claims
+                // for one miner queue: the claim's statement, run after the lock, then counts
+                // the miner's running jobs as the claims before it left them. In one statement
+                // its snapshot would predate their commits, and concurrent claims could fill
+                // more slots than the miner has.
+                let mut db = self.writer.begin().await?;
+                sqlx::query("SELECT id FROM miners WHERE id = $1 FOR UPDATE")
+                    .bind(miner_id)
+                    .fetch_optional(&mut *db)
+                    .await?;
+                let rows = sqlx::query(CLAIM_POSTGRES)
+                    .bind(miner_id)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(job_id)
+                    .fetch_all(&mut *db)
+                    .await?;
+                db.commit().await?;
+                rows
+            }
+        };
+        rows.first().map(claimed_of).transpose()
     }
 
     /// Gives back a job claimed for a miner whose poll ended before it could be told.
@@ -804,10 +868,9 @@ impl Store {
     ///
     /// The job, its receipt and the miner's counts change together in one round trip to the
     /// database (this is on every job's path): on PostgreSQL one statement whose parts hang on
-    /// the job's update; on SQLite, which has no writing `WITH`, one query holding a whole
-    /// transaction, each statement after the job's running only if the one before it changed
-    /// its row (`changes()`). SQLite's one writer connection is so held for one round trip, not
-    /// three (begin, the statements, commit), which its other writers would queue behind.
+    /// the job's update; on SQLite, which has no writing `WITH`, one write of the group commit,
+    /// each statement after the job's running only if the one before it changed its row
+    /// (`changes()`).
     pub async fn finish(&self, finish: &Finish) -> Result<bool, StoreError> {
         let (receipt_id, receipt, hash) = match &finish.receipt {
             Some((id, receipt, hash)) => (
@@ -817,53 +880,48 @@ impl Store {
             ),
             None => (None, None, None),
         };
-        let sql = if self.row_locks {
-            FINISH_POSTGRES
-        } else if receipt.is_some() {
+        let Some(group) = &self.group else {
+            let finished: i64 = sqlx::query(FINISH_POSTGRES)
+                .bind(finish.state.as_str())
+                .bind(text(&finish.result))
+                .bind(text(&finish.metrics))
+                .bind(finish.error.clone())
+                .bind(receipt_id)
+                .bind(finish.now)
+                .bind(finish.job_id.clone())
+                .bind(finish.miner_id.clone())
+                .bind(i64::from(finish.state == JobState::Completed))
+                .bind(receipt)
+                .bind(hash)
+                .fetch_one(&self.writer)
+                .await?
+                .try_get("finished")?;
+            return Ok(finished == 1);
+        };
+        let statements = if receipt.is_some() {
             FINISH_SQLITE_WITH_RECEIPT
         } else {
             FINISH_SQLITE
         };
-        let query = sqlx::query(sql)
-            .bind(finish.state.as_str())
-            .bind(text(&finish.result))
-            .bind(text(&finish.metrics))
-            .bind(finish.error.clone())
-            .bind(receipt_id)
-            .bind(finish.now)
-            .bind(finish.job_id.clone())
-            .bind(finish.miner_id.clone())
-            .bind(i64::from(finish.state == JobState::Completed))
-            .bind(receipt)
-            .bind(hash);
-        if self.row_locks {
-            let finished: i64 = query.fetch_one(&self.writer).await?.try_get("finished")?;
-            return Ok(finished == 1);
-        }
-        // In a task of its own, so that a request dropped meanwhile cannot stop the query
-        // between its BEGIN and its COMMIT; should the task itself stop there (a panic, the
-        // runtime shutting down), the connection is closed rather than returned to the pool
-        // inside the transaction.
-        let writer = self.writer.clone();
-        let finished = tokio::spawn(async move {
-            let mut db = ClosedUnlessDone {
-                conn: writer.acquire().await?,
-                done: false,
-            };
-            // The job's id if it finished (a count of changed rows would not do: SQLite's
-            // BEGIN reports the count of the statement before it).
-            let outcome = query
-                .fetch_all(&mut *db.conn)
-                .await
-                .map(|rows| rows.len() == 1);
-            // A statement failed inside the transaction: it ends here, or the connection goes.
-            db.done =
-                outcome.is_ok() || sqlx::query("ROLLBACK").execute(&mut *db.conn).await.is_ok();
-            outcome
-        })
-        .await
-        .map_err(|e| StoreError::Stopped(format!("finishing a job: {e}")))?;
-        Ok(finished?)
+        let rows = group
+            .write(
+                Write::new(statements)
+                    .bind(finish.state.as_str())
+                    .bind(text(&finish.result))
+                    .bind(text(&finish.metrics))
+                    .bind(finish.error.clone())
+                    .bind(receipt_id)
+                    .bind(finish.now)
+                    .bind(finish.job_id.as_str())
+                    .bind(finish.miner_id.as_str())
+                    .bind(i64::from(finish.state == JobState::Completed))
+                    .bind(receipt)
+                    .bind(hash),
+            )
+            .await?;
+        // The job's tag if it finished (a count of changed rows would not do: it would count
+        // the receipt's and the miner's rows too).
+        Ok(rows.len() == 1)
     }
 
     /// Records the usage of a job canceled while it ran on the reporting miner, once, while its

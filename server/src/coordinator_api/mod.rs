@@ -213,6 +213,25 @@ pub async fn metrics(coordinator: &Coordinator) -> Result<String, ApiError> {
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
         );
     }
+    if let Some(groups) = store.group_commits() {
+        for (name, help, value) in [
+            (
+                "aitbc_coordinator_db_commits_total",
+                "Transactions of SQLite's group commit (jobs' inserts, claims and finishes).",
+                groups.commits,
+            ),
+            (
+                "aitbc_coordinator_db_grouped_writes_total",
+                "Writes committed in those transactions.",
+                groups.writes,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+    }
     Ok(out)
 }
 
