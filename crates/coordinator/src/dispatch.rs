@@ -37,19 +37,31 @@ pub(crate) struct Waiters {
     ready: AtomicU64,
     /// Jobs this instance's polls claimed (or tried to) a moment ago, with when: polls reading
     /// the queue at once pass over them instead of all racing for the queue's head.
-    claimed: Mutex<HashMap<String, Instant>>,
+    claimed: Mutex<Claims>,
+}
+
+/// Jobs claimed a moment ago, with when.
+#[derive(Default)]
+struct Claims {
+    at: HashMap<String, Instant>,
+    /// How many the last sweep of old claims kept: the next waits until there are twice as
+    /// many (and at least 1,024), so sweeping costs a claim O(1) however many come a second.
+    kept: usize,
 }
 
 /// How long a claimed job is passed over by polls that read it from the queue before the claim.
 const CLAIM_MEMORY: Duration = Duration::from_secs(1);
 
 /// Notes `job` as claimed at `now`, first forgetting claims older than [`CLAIM_MEMORY`] once
-/// there are many: the notes stay about one second's claims.
-fn remember(claimed: &mut HashMap<String, Instant>, job: &str, now: Instant) {
-    if claimed.len() >= 1_024 {
-        claimed.retain(|_, at| now.duration_since(*at) < CLAIM_MEMORY);
+/// there are many: the notes stay about one or two seconds' claims.
+fn remember(claimed: &mut Claims, job: &str, now: Instant) {
+    if claimed.at.len() >= (2 * claimed.kept).max(1_024) {
+        claimed
+            .at
+            .retain(|_, at| now.duration_since(*at) < CLAIM_MEMORY);
+        claimed.kept = claimed.at.len();
     }
-    claimed.insert(job.to_owned(), now);
+    claimed.at.insert(job.to_owned(), now);
 }
 
 impl Waiters {
@@ -98,6 +110,7 @@ impl Waiters {
         };
         let now = Instant::now();
         if claimed
+            .at
             .get(job)
             .is_some_and(|at| now.duration_since(*at) < CLAIM_MEMORY)
         {
@@ -117,14 +130,15 @@ impl Waiters {
     /// Forgets a claim: the job is queued again.
     fn forget(&self, job: &str) {
         if let Ok(mut claimed) = self.claimed.lock() {
-            claimed.remove(job);
+            claimed.at.remove(job);
         }
     }
 
     /// Forgets every claim: jobs were queued again.
     pub(crate) fn forget_claims(&self) {
         if let Ok(mut claimed) = self.claimed.lock() {
-            claimed.clear();
+            claimed.at.clear();
+            claimed.kept = 0;
         }
     }
 

@@ -1,13 +1,18 @@
-//! SQLite's group commit for the writes on every job's path (its insert, its claim, its finish): concurrent requests' writes are run by one task, in their order of arrival, as one query holding one transaction, so that SQLite's single writer connection makes one round trip and one commit for many of them, where it made one each and every writer queued for the connection in turn.
+//! SQLite's group commit for the writes on every job's path (its insert, its claim, its finish): concurrent requests' writes are run by one task in one transaction, alike writes side by side in one query each, so that SQLite's single writer connection makes a few round trips and one commit for many of them, where it made one each and every writer queued for the connection in turn.
 //!
 //! The result is that of running the writes one after another (each statement sees the ones
-//! before it), and each caller is answered only after the commit. Should the query fail (one
-//! write's statement refused), it is rolled back whole and its writes are run again one by one,
-//! each in a transaction of its own, so one write's error is its own caller's alone.
+//! before it; none of them was answered, so any order is one they might have come in), and each
+//! caller is answered only after the commit. The queries' texts repeat (chunks of 16, 8, … 1
+//! writes of one shape), so SQLite prepares each once. Should a statement fail, the group is
+//! rolled back whole and its writes run again one by one, each in a transaction of its own, so
+//! one write's error is its own caller's alone.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use sqlx::{AnyPool, Row, any::AnyRow};
@@ -59,6 +64,9 @@ impl From<i32> for Bind {
 pub(crate) struct Write {
     pub statements: &'static str,
     pub binds: Vec<Bind>,
+    /// Runs after the other writes of its group (a claim: the finishes beside it may free the
+    /// slot it needs).
+    pub last: bool,
 }
 
 impl Write {
@@ -66,7 +74,19 @@ impl Write {
         Write {
             statements,
             binds: Vec::new(),
+            last: false,
         }
+    }
+
+    pub fn after_others(mut self) -> Self {
+        self.last = true;
+        self
+    }
+
+    /// What writes that may share a query's text have alike: their statements (where they lie
+    /// in memory, which tells them apart without reading them) and their count of parameters.
+    fn shape(&self) -> (usize, usize) {
+        (self.statements.as_ptr() as usize, self.binds.len())
     }
 
     pub fn bind(mut self, value: impl Into<Bind>) -> Self {
@@ -80,9 +100,12 @@ struct Pending {
     reply: oneshot::Sender<Result<Vec<AnyRow>, StoreError>>,
 }
 
-/// At most this many writes share a transaction (a few hundred parameters; SQLite takes
-/// 32,766).
+/// At most this many writes share a transaction.
 const MAX_GROUP: usize = 64;
+
+/// At most this many alike writes share a query (a few hundred parameters; SQLite takes
+/// 32,766): queries of 16, 8, 4, 2 and 1 writes of each shape.
+const MAX_CHUNK: usize = 16;
 
 /// Writes waiting beyond this make their callers wait to send them.
 const QUEUE: usize = 1_024;
@@ -147,11 +170,17 @@ async fn commit_in_groups(
         counts.commits.fetch_add(1, Ordering::Relaxed);
         counts.writes.fetch_add(writes as u64, Ordering::Relaxed);
     };
+    let mut texts = Texts::default();
     let mut group = Vec::with_capacity(MAX_GROUP);
     while receive.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let writes: Vec<Pending> = std::mem::take(&mut group);
+        let mut writes: Vec<Pending> = std::mem::take(&mut group);
         if writes.len() > 1 {
-            match run(&writer, writes.iter().map(|p| &p.write)).await {
+            // None of them is answered yet, so any order is one they might have come in:
+            // alike writes side by side (one statement text each run), claims last (they may
+            // take the slots the finishes free).
+            writes.sort_by_key(|p| (p.write.last, p.write.shape()));
+            let group: Vec<&Write> = writes.iter().map(|p| &p.write).collect();
+            match run_group(&writer, &mut texts, &group).await {
                 Ok(rows) => {
                     committed(writes.len());
                     for (pending, rows) in writes.into_iter().zip(rows) {
@@ -165,14 +194,36 @@ async fn commit_in_groups(
             }
         }
         for pending in writes {
-            let rows = run(&writer, std::iter::once(&pending.write))
-                .await
-                .map(|mut rows| rows.pop().unwrap_or_default());
+            let rows = run_alone(&writer, &mut texts, &pending.write).await;
             if rows.is_ok() {
                 committed(1);
             }
             let _ = pending.reply.send(rows);
         }
+    }
+}
+
+/// The SQL texts of the queries the writer task runs, each built once (and so prepared once by
+/// the connection's statement cache): by the writes' shape, how many writes a query holds (0
+/// for one write in a transaction of its own).
+#[derive(Default)]
+struct Texts(HashMap<((usize, usize), usize), String>);
+
+impl Texts {
+    fn get(&mut self, write: &Write, count: usize) -> &str {
+        self.0.entry((write.shape(), count)).or_insert_with(|| {
+            let mut sql = String::new();
+            if count == 0 {
+                sql.push_str("BEGIN IMMEDIATE; ");
+                renumber(write.statements, 0, 0, &mut sql);
+                sql.push_str("; COMMIT");
+            }
+            for tag in 0..count {
+                renumber(write.statements, tag * write.binds.len(), tag, &mut sql);
+                sql.push_str("; ");
+            }
+            sql
+        })
     }
 }
 
@@ -192,47 +243,86 @@ impl Drop for ClosedUnlessDone {
     }
 }
 
-/// Runs `writes` in one transaction, in one query; the rows each returned, in their order.
-async fn run<'w>(
-    writer: &AnyPool,
-    writes: impl Iterator<Item = &'w Write> + Clone,
+/// Runs `writes` of one shape as one query `sql`; the rows each returned, in their order.
+async fn run_chunk(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    writes: &[&Write],
 ) -> Result<Vec<Vec<AnyRow>>, StoreError> {
-    let mut sql = String::from("BEGIN IMMEDIATE; ");
-    let mut offset = 0;
-    let mut count = 0;
-    for (tag, write) in writes.clone().enumerate() {
-        renumber(write.statements, offset, tag, &mut sql);
-        sql.push_str("; ");
-        offset += write.binds.len();
-        count += 1;
+    let mut query = sqlx::query(sql);
+    for bind in writes.iter().flat_map(|w| &w.binds) {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_deref()),
+            Bind::Int(n) => query.bind(*n),
+        };
     }
-    sql.push_str("COMMIT");
-    let mut query = sqlx::query(&sql).persistent(count == 1);
-    for write in writes {
-        for bind in &write.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text.as_deref()),
-                Bind::Int(n) => query.bind(*n),
-            };
-        }
+    let mut rows = vec![Vec::new(); writes.len()];
+    for row in query.fetch_all(conn).await? {
+        let tag: i64 = row.try_get("op")?;
+        usize::try_from(tag)
+            .ok()
+            .and_then(|tag| rows.get_mut(tag))
+            .ok_or_else(|| StoreError::Corrupt(format!("a row of write {tag}")))?
+            .push(row);
     }
+    Ok(rows)
+}
+
+/// Runs `write` in a transaction of its own, in one query.
+async fn run_alone(
+    writer: &AnyPool,
+    texts: &mut Texts,
+    write: &Write,
+) -> Result<Vec<AnyRow>, StoreError> {
     let mut db = ClosedUnlessDone {
         conn: writer.acquire().await?,
         done: false,
     };
-    let outcome = query.fetch_all(&mut *db.conn).await;
+    let outcome = run_chunk(&mut db.conn, texts.get(write, 0), &[write]).await;
     // A statement failed inside the transaction: it ends here, or the connection goes.
-    db.done = outcome.is_ok() || sqlx::query("ROLLBACK").execute(&mut *db.conn).await.is_ok();
-    let mut rows = vec![Vec::new(); count];
-    for row in outcome? {
-        let tag: i64 = row.try_get("op")?;
-        let write = usize::try_from(tag)
-            .ok()
-            .and_then(|tag| rows.get_mut(tag))
-            .ok_or_else(|| StoreError::Corrupt(format!("a row of write {tag} of {count}")))?;
-        write.push(row);
+    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
+    Ok(outcome?.pop().unwrap_or_default())
+}
+
+async fn rollback(conn: &mut sqlx::AnyConnection) -> bool {
+    sqlx::query("ROLLBACK").execute(conn).await.is_ok()
+}
+
+/// Runs `writes` (alike ones side by side) in one transaction: a query for each run of alike
+/// writes, in chunks of 16, 8, … 1, so that a few texts serve every group. The rows each write
+/// returned, in their order.
+async fn run_group(
+    writer: &AnyPool,
+    texts: &mut Texts,
+    writes: &[&Write],
+) -> Result<Vec<Vec<AnyRow>>, StoreError> {
+    let mut db = ClosedUnlessDone {
+        conn: writer.acquire().await?,
+        done: false,
+    };
+    let outcome = async {
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *db.conn)
+            .await?;
+        let mut rows = Vec::with_capacity(writes.len());
+        let mut rest = writes;
+        while let Some(first) = rest.first() {
+            let alike = rest
+                .iter()
+                .take_while(|w| w.shape() == first.shape())
+                .count();
+            let chunk = (1 << alike.ilog2()).min(MAX_CHUNK);
+            let (these, after) = rest.split_at(chunk);
+            rows.extend(run_chunk(&mut db.conn, texts.get(first, chunk), these).await?);
+            rest = after;
+        }
+        sqlx::query("COMMIT").execute(&mut *db.conn).await?;
+        Ok::<_, StoreError>(rows)
     }
-    Ok(rows)
+    .await;
+    // A statement failed inside the transaction: it ends here, or the connection goes.
+    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
+    outcome
 }
 
 /// Appends `statements` with their parameters `$n` numbered from `offset` + 1 and `{op}` as

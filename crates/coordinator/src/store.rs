@@ -820,7 +820,8 @@ impl Store {
                             .bind(miner_id)
                             .bind(lease_until)
                             .bind(now)
-                            .bind(job_id),
+                            .bind(job_id)
+                            .after_others(),
                     )
                     .await?
             }

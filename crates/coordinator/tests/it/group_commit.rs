@@ -122,6 +122,38 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
             db.name
         );
 
+        // Seven new jobs at once: each stored whole, as its own.
+        let template = store.job(&ids[0]).await?.expect("job");
+        let new: Vec<coordinator::Job> = (0..7)
+            .map(|n| coordinator::Job {
+                id: format!("new-{n}"),
+                payload: json!({"prompt": format!("new {n}")}),
+                priority: n,
+                idempotency_key: None,
+                ..template.clone()
+            })
+            .collect();
+        let inserts = at_once(
+            new.clone(),
+            |store, job| Box::pin(async move { store.insert_job(&job).await }),
+            &store,
+        )
+        .await;
+        assert!(
+            inserts.iter().all(|i| matches!(i, Ok(true))),
+            "{}: {inserts:?}",
+            db.name
+        );
+        for job in &new {
+            let stored = store.job(&job.id).await?.expect("stored");
+            assert_eq!(
+                (&stored.payload, stored.priority),
+                (&job.payload, job.priority),
+                "{}",
+                db.name
+            );
+        }
+
         // Four running jobs finish at once; one reuses a stored receipt's id and is refused,
         // the three others finish.
         let running: Vec<(String, String)> = [("miner-a", won[0]), ("miner-a", won[1])]
