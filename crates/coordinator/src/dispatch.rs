@@ -17,7 +17,7 @@ use crate::{
     matching::matches,
     model::Miner,
     payments::PaymentStatus,
-    store::{Candidate, MinerLoad},
+    store::{Candidate, MinerLoad, ReceiptTerms},
 };
 
 /// A miner waiting in a long poll.
@@ -368,15 +368,22 @@ impl Coordinator {
             return Ok(why);
         };
         self.waiters.note(&job.id);
-        Ok(Claim::Taken(Box::new(Assigned {
+        let assigned = Assigned {
             job_id: job.id.clone(),
-            payload: claimed.payload,
-            constraints: claimed.constraints,
-            client: claimed.client_id,
+            payload: claimed.payload.clone(),
+            constraints: claimed.constraints.clone(),
+            client: claimed.client_id.clone(),
             started_at: now / 1_000,
             unit_price: miner.capabilities.price_per_unit,
             chain_id: self.config.chain_id.clone(),
-        })))
+        };
+        // The miner's report is checked against the terms it was told here.
+        let terms = ReceiptTerms {
+            public_key: miner.public_key.clone(),
+            price_per_unit: miner.capabilities.price_per_unit,
+        };
+        self.running.put(claimed, terms);
+        Ok(Claim::Taken(Box::new(assigned)))
     }
 
     /// Offers a job that just became ready to the miners waiting for one; if none takes it,

@@ -104,7 +104,7 @@ const KNOWN_MINERS: usize = 10_000;
 
 /// How long a poll trusts a miner read before it: a registration with new capabilities on
 /// another instance shows within this.
-const MINER_MEMORY: Duration = Duration::from_secs(2);
+pub(crate) const MINER_MEMORY: Duration = Duration::from_secs(2);
 
 impl KnownMiners {
     pub(crate) fn get(&self, id: &str) -> Option<Miner> {

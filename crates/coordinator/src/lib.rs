@@ -12,6 +12,7 @@ pub mod model;
 mod node_ledger;
 pub mod payments;
 pub mod rpc_ledger;
+mod running;
 pub mod sessions;
 pub mod store;
 
@@ -213,6 +214,8 @@ pub struct Coordinator {
     keys: Arc<keys::KeyCache>,
     /// Clients waiting for their jobs to finish.
     finished: Arc<finished::Finished>,
+    /// Jobs handed to miners here, which their reports are checked against.
+    running: Arc<running::RunningHere>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -248,6 +251,7 @@ impl Coordinator {
             settling: Arc::default(),
             keys: Arc::default(),
             finished: Arc::default(),
+            running: Arc::default(),
         }
     }
 
@@ -534,6 +538,8 @@ impl Coordinator {
             .await?;
         // Its polls here match jobs against what it registered now.
         self.miners.forget(miner_id);
+        // Its jobs' reports are checked against the key and price it registered now.
+        self.running.forget_miner(miner_id);
         Ok(token)
     }
 
@@ -612,9 +618,17 @@ impl Coordinator {
         job_id: &str,
         result: JobResult,
     ) -> Result<Value, Error> {
-        let (job, terms) = self.running_job(miner_id, job_id).await?;
         let now = self.now();
-        let (receipt_id, receipt, hash) = self.attest(&job, miner_id, terms, &result, now)?;
+        // The job as handed out here, else as stored; a receipt that does not fit the job as
+        // handed out (the miner registered anew, or took the job again elsewhere) is checked
+        // against the stored one.
+        let (job, (receipt_id, receipt, hash)) = match self.running.take(job_id, miner_id) {
+            Some((job, terms)) => match self.attest(&job, miner_id, Some(terms), &result, now) {
+                Ok(attested) => (job, attested),
+                Err(_) => self.attest_stored(miner_id, job_id, &result, now).await?,
+            },
+            None => self.attest_stored(miner_id, job_id, &result, now).await?,
+        };
         let finish = store::Finish {
             job_id: job_id.to_owned(),
             miner_id: miner_id.to_owned(),
@@ -623,6 +637,7 @@ impl Coordinator {
             metrics: Some(result.metrics),
             error: None,
             receipt: Some((receipt_id, receipt.clone(), hash)),
+            started_at: job.started_at.unwrap_or_default(),
             now,
         };
         if !self.store.finish(&finish).await? {
@@ -653,6 +668,19 @@ impl Coordinator {
         // A slot of this miner is free.
         self.redispatch().await;
         Ok(receipt)
+    }
+
+    /// The job `job_id` as stored, running on `miner_id`, and its result's receipt attested.
+    async fn attest_stored(
+        &self,
+        miner_id: &str,
+        job_id: &str,
+        result: &JobResult,
+        now: i64,
+    ) -> Result<(Job, (String, Value, String)), Error> {
+        let (job, terms) = self.running_job(miner_id, job_id).await?;
+        let attested = self.attest(&job, miner_id, terms, result, now)?;
+        Ok((job, attested))
     }
 
     /// The usage of a job its client canceled while it ran on `miner_id`: the output so far and
@@ -778,7 +806,10 @@ impl Coordinator {
         job_id: &str,
         failure: JobFailure,
     ) -> Result<(), Error> {
-        self.running_job(miner_id, job_id).await?;
+        let job = match self.running.take(job_id, miner_id) {
+            Some((job, _)) => job,
+            None => self.running_job(miner_id, job_id).await?.0,
+        };
         let finished = self
             .store
             .finish(&store::Finish {
@@ -789,6 +820,7 @@ impl Coordinator {
                 metrics: Some(failure.metrics),
                 error: Some(format!("{}: {}", failure.error_code, failure.error_message)),
                 receipt: None,
+                started_at: job.started_at.unwrap_or_default(),
                 now: self.now(),
             })
             .await?;
@@ -834,6 +866,7 @@ impl Coordinator {
             self.finished.fire(id);
         }
         let expired = expired.len();
+        self.running.sweep();
         self.store.delete_expired_sign_ins(now).await?;
         let offline = self
             .store

@@ -59,14 +59,6 @@ pub struct MinerLoad {
     pub booked_for: Option<String>,
 }
 
-/// What a miner is handed of a job it claimed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Claimed {
-    pub client_id: String,
-    pub payload: serde_json::Value,
-    pub constraints: crate::matching::Constraints,
-}
-
 impl From<&Job> for Candidate {
     fn from(job: &Job) -> Self {
         Candidate {
@@ -96,10 +88,16 @@ pub struct Store {
     group: Option<GroupCommit>,
 }
 
-const JOB_COLUMNS: &str = "id, client_id, state, payload, constraints, priority, ttl_seconds, \
+macro_rules! job_columns {
+    () => {
+        "id, client_id, state, payload, constraints, priority, ttl_seconds, \
      requested_at, expires_at, assigned_miner_id, lease_expires_at, started_at, finished_at, \
      attempts, result, metrics, error, receipt_id, idempotency_key, body_hash, partial, progress, \
-     payment, payment_status";
+     payment, payment_status"
+    };
+}
+
+const JOB_COLUMNS: &str = job_columns!();
 
 const MINER_COLUMNS: &str = "id, capabilities, concurrency, region, public_key, payout_address, \
      status, enabled, last_heartbeat, registered_at, session_token, metadata, jobs_completed, \
@@ -198,15 +196,6 @@ fn miner_of(row: &AnyRow) -> Result<Miner, StoreError> {
     })
 }
 
-fn claimed_of(row: &AnyRow) -> Result<Claimed, StoreError> {
-    Ok(Claimed {
-        client_id: row.try_get("client_id")?,
-        payload: serde_json::from_str(&row.try_get::<String, _>("payload")?).map_err(corrupt)?,
-        constraints: serde_json::from_str(&row.try_get::<String, _>("constraints")?)
-            .map_err(corrupt)?,
-    })
-}
-
 fn key_of(row: &AnyRow) -> Result<ApiKey, StoreError> {
     let role: String = row.try_get("role")?;
     Ok(ApiKey {
@@ -255,6 +244,9 @@ pub struct Finish {
     pub error: Option<String>,
     /// The signed receipt, its id and hash (hex), for a completed job.
     pub receipt: Option<(String, Value, String)>,
+    /// When the miner took the job (milliseconds): a report on an earlier run of the job by
+    /// the same miner (its lease lapsed, and it took the job again) finishes nothing.
+    pub started_at: i64,
     pub now: i64,
 }
 
@@ -275,12 +267,12 @@ pub struct Usage {
 
 /// The job's part of [`Store::finish`]. Parameters of its statements: `$1` state, `$2`
 /// result, `$3` metrics, `$4` error, `$5` receipt id, `$6` now, `$7` job, `$8` miner, `$9` 1 if
-/// completed (else 0), `$10` receipt, `$11` its hash.
+/// completed (else 0), `$10` receipt, `$11` its hash, `$12` when the miner took the job.
 macro_rules! finish_job {
     () => {
         "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
          finished_at = $6, lease_expires_at = NULL \
-         WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8"
+         WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8 AND started_at = $12"
     };
 }
 
@@ -340,8 +332,8 @@ macro_rules! claim_job {
     };
 }
 
-const CLAIM_POSTGRES: &str = concat!(claim_job!(), "client_id, payload, constraints");
-const CLAIM_SQLITE: &str = concat!(claim_job!(), "{op} AS op, client_id, payload, constraints");
+const CLAIM_POSTGRES: &str = concat!(claim_job!(), job_columns!());
+const CLAIM_SQLITE: &str = concat!(claim_job!(), "{op} AS op, ", job_columns!());
 
 const INSERT_JOB_POSTGRES: &str = insert_job!();
 const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
@@ -803,15 +795,15 @@ impl Store {
     }
 
     /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
-    /// now (see [`miner_is_free`]), in one statement: only one caller wins. `None` if either
-    /// fails.
+    /// now (see [`miner_is_free`]), in one statement: only one caller wins. The job as claimed,
+    /// or `None` if either fails.
     pub async fn claim(
         &self,
         job_id: &str,
         miner_id: &str,
         lease_until: i64,
         now: i64,
-    ) -> Result<Option<Claimed>, StoreError> {
+    ) -> Result<Option<Job>, StoreError> {
         let rows = match &self.group {
             Some(group) => {
                 group
@@ -847,7 +839,7 @@ impl Store {
                 rows
             }
         };
-        rows.first().map(claimed_of).transpose()
+        rows.first().map(job_of).transpose()
     }
 
     /// Gives back a job claimed for a miner whose poll ended before it could be told.
@@ -894,6 +886,7 @@ impl Store {
                 .bind(i64::from(finish.state == JobState::Completed))
                 .bind(receipt)
                 .bind(hash)
+                .bind(finish.started_at)
                 .fetch_one(&self.writer)
                 .await?
                 .try_get("finished")?;
@@ -917,7 +910,8 @@ impl Store {
                     .bind(finish.miner_id.as_str())
                     .bind(i64::from(finish.state == JobState::Completed))
                     .bind(receipt)
-                    .bind(hash),
+                    .bind(hash)
+                    .bind(finish.started_at),
             )
             .await?;
         // The job's tag if it finished (a count of changed rows would not do: it would count

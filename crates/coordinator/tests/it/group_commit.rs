@@ -23,6 +23,8 @@ fn finish(job_id: &str, miner_id: &str, receipt_id: &str, now: i64) -> Finish {
             json!({"receipt_id": receipt_id}),
             "00".repeat(32),
         )),
+        // Every job here was claimed at `now`.
+        started_at: now,
         now,
     }
 }
@@ -161,6 +163,12 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
             .chain(rest.iter().take(2).map(|id| ("miner-b", id)))
             .map(|(m, id)| (m.to_owned(), id.clone()))
             .collect();
+        // A report on an earlier run (the miner took the job again since) finishes nothing.
+        let earlier = Finish {
+            started_at: now - 1,
+            ..finish(&running[0].1, &running[0].0, "earlier", now)
+        };
+        assert!(!store.finish(&earlier).await?, "{}", db.name);
         assert!(
             store
                 .finish(&finish(&running[0].1, &running[0].0, "taken", now))

@@ -14,6 +14,12 @@ fn job(prompt: &str) -> SubmitJob {
     .expect("job")
 }
 
+/// When the miner running job `id` took it, as stored.
+async fn started_at(coord: &coordinator::Coordinator, id: &str) -> anyhow::Result<i64> {
+    let job = coord.store().job(id).await?.expect("the job");
+    Ok(job.started_at.expect("taken by a miner"))
+}
+
 #[tokio::test]
 async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
     for db in both().await {
@@ -111,6 +117,7 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
                 metrics: None,
                 error: Some("again".into()),
                 receipt: None,
+                started_at: started_at(&coord, &submitted.id).await?,
                 now: clock.now(),
             })
             .await?;
@@ -163,6 +170,7 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
                     json!({}),
                     "00".into(),
                 )),
+                started_at: started_at(&coord, &second.id).await?,
                 now: clock.now(),
             })
             .await;
@@ -352,6 +360,49 @@ async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow
         tokio::time::sleep(Duration::from_millis(100)).await;
         coord.cancel("alice", &queued.id).await?;
         assert_eq!(waiting.await??.0.state, JobState::Canceled, "{}", db.name);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_miner_that_registers_a_new_key_while_it_runs_a_job_signs_with_it() -> anyhow::Result<()>
+{
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let old = TestMiner::new("miner-a", 1);
+        coord
+            .register(&old.id, old.registration("RTX 4090", &["llama3"], 20_000))
+            .await?;
+        let submitted = coord.submit("alice", job("hi"), None).await?;
+        let assigned = coord.poll(&old.id, Duration::ZERO).await?.expect("a job");
+        // The same miner, restarted with a new key, while the job runs.
+        let new = TestMiner::new("miner-a", 2);
+        coord
+            .register(&new.id, new.registration("RTX 4090", &["llama3"], 20_000))
+            .await?;
+        clock.advance(1_000);
+        let completed_at = (clock.now() / 1_000) as u64;
+        let stale = old.result(&assigned, json!({"text": "x"}), 1_000, completed_at);
+        assert!(
+            matches!(
+                coord.complete(&old.id, &assigned.job_id, stale).await,
+                Err(Error::Invalid {
+                    field: "receipt.signature",
+                    ..
+                })
+            ),
+            "{}: signed with the key it registered before",
+            db.name
+        );
+        let signed = new.result(&assigned, json!({"text": "x"}), 1_000, completed_at);
+        coord.complete(&new.id, &assigned.job_id, signed).await?;
+        assert_eq!(
+            coord.result("alice", &submitted.id).await?.0.state,
+            JobState::Completed,
+            "{}",
+            db.name
+        );
     }
     Ok(())
 }

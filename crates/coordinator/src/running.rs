@@ -1,0 +1,114 @@
+//! The jobs this instance handed to miners a moment ago, as their claims left them, with the receipt terms (key and price) of each miner as polls knew it: a miner's report on such a job is checked against this instead of reading the job and the miner back. The database still decides: a finish changes the job only if it still runs on that miner since that start. A miner that registers again (a new key) is forgotten here at once, and within [`MINER_MEMORY`] when it registers on another instance, as the miners polls know are.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::{known::MINER_MEMORY, model::Job, store::ReceiptTerms};
+
+/// Running jobs handed out here, by id.
+#[derive(Default)]
+pub(crate) struct RunningHere(Mutex<HashMap<String, Handed>>);
+
+struct Handed {
+    job: Job,
+    terms: ReceiptTerms,
+    at: Instant,
+}
+
+/// How long a job handed out is remembered: a report later than this reads the job back (and
+/// the miner's key with it).
+const KEPT: Duration = MINER_MEMORY;
+
+/// Jobs remembered at most; beyond them, reports read their jobs back.
+const MOST: usize = 100_000;
+
+impl RunningHere {
+    /// Notes `job`, just claimed, and the terms its miner was told.
+    pub(crate) fn put(&self, job: Job, terms: ReceiptTerms) {
+        let Ok(mut running) = self.0.lock() else {
+            return;
+        };
+        if running.len() >= MOST {
+            running.retain(|_, handed| handed.at.elapsed() < KEPT);
+            if running.len() >= MOST {
+                return;
+            }
+        }
+        let at = Instant::now();
+        running.insert(job.id.clone(), Handed { job, terms, at });
+    }
+
+    /// Takes out job `id` as handed to `miner_id`, if it is remembered (another miner's report
+    /// leaves it be).
+    pub(crate) fn take(&self, id: &str, miner_id: &str) -> Option<(Job, ReceiptTerms)> {
+        let mut running = self.0.lock().ok()?;
+        let handed = running.get(id)?;
+        if handed.job.assigned_miner_id.as_deref() != Some(miner_id) {
+            return None;
+        }
+        let handed = running.remove(id)?;
+        (handed.at.elapsed() < KEPT).then_some((handed.job, handed.terms))
+    }
+
+    /// Forgets the jobs handed to `miner_id`: it registered again.
+    pub(crate) fn forget_miner(&self, miner_id: &str) {
+        if let Ok(mut running) = self.0.lock() {
+            running.retain(|_, handed| handed.job.assigned_miner_id.as_deref() != Some(miner_id));
+        }
+    }
+
+    /// Forgets jobs handed out too long ago (those whose reports never came).
+    pub(crate) fn sweep(&self) {
+        if let Ok(mut running) = self.0.lock() {
+            running.retain(|_, handed| handed.at.elapsed() < KEPT);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::JobState;
+
+    #[test]
+    fn a_job_is_taken_once_and_only_by_its_miner() {
+        let job = Job {
+            id: "j".into(),
+            client_id: "c".into(),
+            state: JobState::Running,
+            payload: serde_json::json!({}),
+            constraints: Default::default(),
+            priority: 0,
+            ttl_seconds: 60,
+            requested_at: 1,
+            expires_at: 60_001,
+            assigned_miner_id: Some("m".into()),
+            lease_expires_at: Some(30_002),
+            started_at: Some(2),
+            finished_at: None,
+            attempts: 1,
+            result: None,
+            metrics: None,
+            error: None,
+            receipt_id: None,
+            idempotency_key: None,
+            body_hash: String::new(),
+            partial: None,
+            progress: None,
+            payment: None,
+            payment_status: None,
+        };
+        let terms = ReceiptTerms {
+            public_key: None,
+            price_per_unit: 7,
+        };
+        let running = RunningHere::default();
+        running.put(job.clone(), terms.clone());
+        assert_eq!(running.take("j", "other"), None);
+        assert_eq!(running.take("j", "m"), Some((job, terms)));
+        assert_eq!(running.take("j", "m"), None);
+    }
+}
