@@ -410,6 +410,7 @@ impl Coordinator {
                     Ok(()) => break Ok(true),
                     // The poll ended a moment ago: give the job back, try the next miner.
                     Err(_) => {
+                        self.running.take(&job.id, &waiter.miner.id);
                         if let Err(e) = self.store.unclaim(&job.id, &waiter.miner.id).await {
                             break Err(e.into());
                         }

@@ -147,30 +147,11 @@ mod tests {
         let finished = Finished::default();
         let (waiting, other) = (finished.watch("job-1"), finished.watch("job-2"));
         let job = Job {
-            id: "job-1".into(),
-            client_id: "alice".into(),
             state: crate::JobState::Completed,
-            payload: serde_json::json!({}),
-            constraints: Default::default(),
-            priority: 0,
-            ttl_seconds: 60,
-            requested_at: 1,
-            expires_at: 60_001,
-            assigned_miner_id: Some("miner".into()),
             lease_expires_at: None,
-            started_at: Some(2),
             finished_at: Some(3),
-            attempts: 1,
             result: Some(serde_json::json!({"text": "done"})),
-            metrics: None,
-            error: None,
-            receipt_id: None,
-            idempotency_key: None,
-            body_hash: "00".into(),
-            partial: None,
-            progress: None,
-            payment: None,
-            payment_status: None,
+            ..Job::running_for_tests("job-1", "miner")
         };
         finished.fire("job-2");
         assert!(other.outcome().is_none(), "a plain fire carries nothing");

@@ -8,7 +8,7 @@
 //! one write's error is its own caller's alone.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, hash_map::Entry},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -84,9 +84,14 @@ impl Write {
     }
 
     /// What writes that may share a query's text have alike: their statements (where they lie
-    /// in memory, which tells them apart without reading them) and their count of parameters.
-    fn shape(&self) -> (usize, usize) {
-        (self.statements.as_ptr() as usize, self.binds.len())
+    /// in memory and how long they are, which tells them apart without reading them) and their
+    /// count of parameters.
+    fn shape(&self) -> (usize, usize, usize) {
+        (
+            self.statements.as_ptr() as usize,
+            self.statements.len(),
+            self.binds.len(),
+        )
     }
 
     pub fn bind(mut self, value: impl Into<Bind>) -> Self {
@@ -174,56 +179,94 @@ async fn commit_in_groups(
     let mut group = Vec::with_capacity(MAX_GROUP);
     while receive.recv_many(&mut group, MAX_GROUP).await > 0 {
         let mut writes: Vec<Pending> = std::mem::take(&mut group);
-        if writes.len() > 1 {
-            // None of them is answered yet, so any order is one they might have come in:
-            // alike writes side by side (one statement text each run), claims last (they may
-            // take the slots the finishes free).
-            writes.sort_by_key(|p| (p.write.last, p.write.shape()));
-            let group: Vec<&Write> = writes.iter().map(|p| &p.write).collect();
-            match run_group(&writer, &mut texts, &group).await {
-                Ok(rows) => {
-                    committed(writes.len());
-                    for (pending, rows) in writes.into_iter().zip(rows) {
-                        let _ = pending.reply.send(Ok(rows));
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    tracing::debug!(%error, writes = writes.len(), "a group commit failed; its writes run one by one");
-                }
-            }
-        }
-        for pending in writes {
+        // A claim whose poll ended is not made: nobody would hand its job to the miner.
+        writes.retain(|p| !(p.write.last && p.reply.is_closed()));
+        if let [pending] = &writes[..] {
             let rows = run_alone(&writer, &mut texts, &pending.write).await;
             if rows.is_ok() {
                 committed(1);
             }
-            let _ = pending.reply.send(rows);
+            if let Some(pending) = writes.pop() {
+                let _ = pending.reply.send(rows);
+            }
+            continue;
+        }
+        // None of them is answered yet, so any order is one they might have come in: alike
+        // writes side by side (one statement text each run), claims last (they may take the
+        // slots the finishes free).
+        writes.sort_by_key(|p| (p.write.last, p.write.shape()));
+        let group: Vec<&Write> = writes.iter().map(|p| &p.write).collect();
+        match run_group(&writer, &mut texts, &group).await {
+            Ok(outcomes) => {
+                committed(outcomes.iter().filter(|o| o.is_ok()).count());
+                for (pending, outcome) in writes.into_iter().zip(outcomes) {
+                    let _ = pending.reply.send(outcome);
+                }
+            }
+            // The transaction itself failed (no connection, no commit): none was written.
+            Err(error) => {
+                let error = error.to_string();
+                for pending in writes {
+                    let _ = pending
+                        .reply
+                        .send(Err(StoreError::GroupFailed(error.clone())));
+                }
+            }
         }
     }
 }
 
+/// How a query's text wraps its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Wrap {
+    /// One write in a transaction of its own.
+    Alone,
+    /// A chunk of a group's transaction.
+    Plain,
+    /// A chunk of a group's transaction run again carefully, which can be undone alone.
+    Chunk,
+    /// One write of a chunk that was undone, run again by itself.
+    Retry,
+}
+
 /// The SQL texts of the queries the writer task runs, each built once (and so prepared once by
-/// the connection's statement cache): by the writes' shape, how many writes a query holds (0
-/// for one write in a transaction of its own).
+/// the connection's statement cache): by the writes' shape, how many writes a query holds and
+/// how it wraps them.
 #[derive(Default)]
-struct Texts(HashMap<((usize, usize), usize), String>);
+struct Texts(HashMap<TextKey, String>);
+
+/// A text's writes' shape, how many writes it holds, and how it wraps them.
+type TextKey = ((usize, usize, usize), usize, Wrap);
 
 impl Texts {
-    fn get(&mut self, write: &Write, count: usize) -> &str {
-        self.0.entry((write.shape(), count)).or_insert_with(|| {
-            let mut sql = String::new();
-            if count == 0 {
-                sql.push_str("BEGIN IMMEDIATE; ");
-                renumber(write.statements, 0, 0, &mut sql);
-                sql.push_str("; COMMIT");
+    fn get(&mut self, write: &Write, count: usize, wrap: Wrap) -> Result<&str, StoreError> {
+        let (begin, end) = match wrap {
+            Wrap::Alone => ("BEGIN IMMEDIATE; ", "COMMIT"),
+            Wrap::Plain => ("", ""),
+            Wrap::Chunk => ("SAVEPOINT chunk; ", "RELEASE chunk"),
+            Wrap::Retry => ("SAVEPOINT one; ", "RELEASE one"),
+        };
+        let key = (write.shape(), count, wrap);
+        let text = match self.0.entry(key) {
+            Entry::Occupied(text) => text.into_mut(),
+            Entry::Vacant(place) => {
+                let mut sql = String::from(begin);
+                for tag in 0..count {
+                    let offset = tag * write.binds.len();
+                    let highest = renumber(write.statements, offset, tag, &mut sql);
+                    if highest > write.binds.len() {
+                        return Err(StoreError::Corrupt(format!(
+                            "a write's statements name ${highest} with {} parameters",
+                            write.binds.len()
+                        )));
+                    }
+                    sql.push_str("; ");
+                }
+                sql.push_str(end);
+                place.insert(sql)
             }
-            for tag in 0..count {
-                renumber(write.statements, tag * write.binds.len(), tag, &mut sql);
-                sql.push_str("; ");
-            }
-            sql
-        })
+        };
+        Ok(text.as_str())
     }
 }
 
@@ -249,13 +292,7 @@ async fn run_chunk(
     sql: &str,
     writes: &[&Write],
 ) -> Result<Vec<Vec<AnyRow>>, StoreError> {
-    let mut query = sqlx::query(sql);
-    for bind in writes.iter().flat_map(|w| &w.binds) {
-        query = match bind {
-            Bind::Text(text) => query.bind(text.as_deref()),
-            Bind::Int(n) => query.bind(*n),
-        };
-    }
+    let query = bind_all(sqlx::query(sql), writes.iter().flat_map(|w| &w.binds));
     let mut rows = vec![Vec::new(); writes.len()];
     for row in query.fetch_all(conn).await? {
         let tag: i64 = row.try_get("op")?;
@@ -268,34 +305,71 @@ async fn run_chunk(
     Ok(rows)
 }
 
+/// `query` with `binds` as its parameters, in order.
+pub(crate) fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: impl IntoIterator<Item = &'q Bind>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_deref()),
+            Bind::Int(n) => query.bind(*n),
+        };
+    }
+    query
+}
+
 /// Runs `write` in a transaction of its own, in one query.
 async fn run_alone(
     writer: &AnyPool,
     texts: &mut Texts,
     write: &Write,
 ) -> Result<Vec<AnyRow>, StoreError> {
+    let sql = texts.get(write, 1, Wrap::Alone)?;
     let mut db = ClosedUnlessDone {
         conn: writer.acquire().await?,
         done: false,
     };
-    let outcome = run_chunk(&mut db.conn, texts.get(write, 0), &[write]).await;
+    let outcome = run_chunk(&mut db.conn, sql, &[write]).await;
     // A statement failed inside the transaction: it ends here, or the connection goes.
-    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
+    db.done = outcome.is_ok() || rollback(&mut db.conn, "ROLLBACK").await;
     Ok(outcome?.pop().unwrap_or_default())
 }
 
-async fn rollback(conn: &mut sqlx::AnyConnection) -> bool {
-    sqlx::query("ROLLBACK").execute(conn).await.is_ok()
+async fn rollback(conn: &mut sqlx::AnyConnection, sql: &str) -> bool {
+    sqlx::query(sql).execute(conn).await.is_ok()
 }
 
 /// Runs `writes` (alike ones side by side) in one transaction: a query for each run of alike
-/// writes, in chunks of 16, 8, … 1, so that a few texts serve every group. The rows each write
-/// returned, in their order.
+/// writes, in chunks of 16, 8, … 1, so that a few texts serve every group. What each write came
+/// to, in order; an error only if the transaction itself failed (nothing of it was written then).
+///
+/// Should a write be refused (a statement error), the transaction is undone and run again
+/// `carefully`: each chunk behind a savepoint, and a chunk with a refused write undone to it and
+/// its writes run one by one, each undone alone if refused, so one write's error is its own. A
+/// refused write so costs its group one more run, not one transaction per write; the first run
+/// keeps no savepoints (they cost a tenth of the throughput).
 async fn run_group(
     writer: &AnyPool,
     texts: &mut Texts,
     writes: &[&Write],
-) -> Result<Vec<Vec<AnyRow>>, StoreError> {
+) -> Result<Vec<Result<Vec<AnyRow>, StoreError>>, StoreError> {
+    match run_group_once(writer, texts, writes, false).await? {
+        Some(outcomes) => Ok(outcomes),
+        None => run_group_once(writer, texts, writes, true)
+            .await
+            .map(Option::unwrap_or_default),
+    }
+}
+
+/// [`run_group`]'s one run; `None` if a write was refused and it was not `careful` (the
+/// transaction is rolled back then).
+async fn run_group_once(
+    writer: &AnyPool,
+    texts: &mut Texts,
+    writes: &[&Write],
+    careful: bool,
+) -> Result<Option<Vec<Result<Vec<AnyRow>, StoreError>>>, StoreError> {
     let mut db = ClosedUnlessDone {
         conn: writer.acquire().await?,
         done: false,
@@ -304,7 +378,7 @@ async fn run_group(
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut *db.conn)
             .await?;
-        let mut rows = Vec::with_capacity(writes.len());
+        let mut outcomes = Vec::with_capacity(writes.len());
         let mut rest = writes;
         while let Some(first) = rest.first() {
             let alike = rest
@@ -313,21 +387,44 @@ async fn run_group(
                 .count();
             let chunk = (1 << alike.ilog2()).min(MAX_CHUNK);
             let (these, after) = rest.split_at(chunk);
-            rows.extend(run_chunk(&mut db.conn, texts.get(first, chunk), these).await?);
             rest = after;
+            let wrap = if careful { Wrap::Chunk } else { Wrap::Plain };
+            let sql = texts.get(first, chunk, wrap)?;
+            if let Ok(rows) = run_chunk(&mut db.conn, sql, these).await {
+                outcomes.extend(rows.into_iter().map(Ok));
+                continue;
+            }
+            if !careful {
+                sqlx::query("ROLLBACK").execute(&mut *db.conn).await?;
+                return Ok(None);
+            }
+            sqlx::query("ROLLBACK TO chunk; RELEASE chunk")
+                .execute(&mut *db.conn)
+                .await?;
+            for write in these {
+                let sql = texts.get(write, 1, Wrap::Retry)?;
+                let one = run_chunk(&mut db.conn, sql, &[write]).await;
+                if one.is_err() {
+                    sqlx::query("ROLLBACK TO one; RELEASE one")
+                        .execute(&mut *db.conn)
+                        .await?;
+                }
+                outcomes.push(one.map(|mut rows| rows.pop().unwrap_or_default()));
+            }
         }
         sqlx::query("COMMIT").execute(&mut *db.conn).await?;
-        Ok::<_, StoreError>(rows)
+        Ok::<_, StoreError>(Some(outcomes))
     }
     .await;
-    // A statement failed inside the transaction: it ends here, or the connection goes.
-    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
+    // The transaction failed: it ends here, or the connection goes.
+    db.done = outcome.is_ok() || rollback(&mut db.conn, "ROLLBACK").await;
     outcome
 }
 
 /// Appends `statements` with their parameters `$n` numbered from `offset` + 1 and `{op}` as
-/// `tag`.
-fn renumber(statements: &str, offset: usize, tag: usize, out: &mut String) {
+/// `tag`; returns the highest `n` they name.
+fn renumber(statements: &str, offset: usize, tag: usize, out: &mut String) -> usize {
+    let mut highest = 0;
     let mut rest = statements;
     while let Some(at) = rest.find(['$', '{']) {
         out.push_str(&rest[..at]);
@@ -340,6 +437,7 @@ fn renumber(statements: &str, offset: usize, tag: usize, out: &mut String) {
         let digits = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
         match rest[1..=digits].parse::<usize>() {
             Ok(n) if rest.starts_with('$') => {
+                highest = highest.max(n);
                 out.push('$');
                 out.push_str(&(n + offset).to_string());
             }
@@ -348,6 +446,7 @@ fn renumber(statements: &str, offset: usize, tag: usize, out: &mut String) {
         rest = &rest[1 + digits..];
     }
     out.push_str(rest);
+    highest
 }
 
 #[cfg(test)]
@@ -358,15 +457,17 @@ mod tests {
     fn parameters_are_numbered_after_the_writes_before() {
         let check = |statements: &str, offset, tag, expected: &str| {
             let mut out = String::new();
-            renumber(statements, offset, tag, &mut out);
+            let highest = renumber(statements, offset, tag, &mut out);
             assert_eq!(out, expected);
+            highest
         };
-        check(
+        let highest = check(
             "UPDATE t SET a = $1 WHERE b = $12 RETURNING {op} AS op",
             0,
             0,
             "UPDATE t SET a = $1 WHERE b = $12 RETURNING 0 AS op",
         );
+        assert_eq!(highest, 12, "the highest parameter before numbering");
         check(
             "UPDATE t SET a = $1 WHERE b = $12 RETURNING {op} AS op; SELECT $1",
             30,

@@ -616,33 +616,63 @@ impl Coordinator {
         &self,
         miner_id: &str,
         job_id: &str,
-        result: JobResult,
+        mut result: JobResult,
     ) -> Result<Value, Error> {
         let now = self.now();
         // The job as handed out here, else as stored; a receipt that does not fit the job as
         // handed out (the miner registered anew, or took the job again elsewhere) is checked
-        // against the stored one.
-        let (job, (receipt_id, receipt, hash)) = match self.running.take(job_id, miner_id) {
-            Some((job, terms)) => match self.attest(&job, miner_id, Some(terms), &result, now) {
-                Ok(attested) => (job, attested),
-                Err(_) => self.attest_stored(miner_id, job_id, &result, now).await?,
-            },
+        // against the stored one, and so is the job when the finish finds it not running as
+        // handed out (given back and taken again since).
+        let remembered = self
+            .running
+            .take(job_id, miner_id)
+            .and_then(|(job, terms)| {
+                let signer = terms.public_key.clone();
+                let attested = self
+                    .attest(&job, miner_id, Some(terms), &result, now)
+                    .ok()?;
+                Some((job, signer, attested))
+            });
+        let from_memory = remembered.is_some();
+        let (mut job, signer, attested) = match remembered {
+            Some(known) => known,
             None => self.attest_stored(miner_id, job_id, &result, now).await?,
         };
-        let finish = store::Finish {
+        // The finish lands only while the key that signed is the one the miner registered.
+        let finish_of = |job: &Job, signer, attested, result: &mut JobResult| store::Finish {
             job_id: job_id.to_owned(),
             miner_id: miner_id.to_owned(),
             state: JobState::Completed,
-            result: Some(result.result),
-            metrics: Some(result.metrics),
+            result: Some(std::mem::take(&mut result.result)),
+            metrics: Some(std::mem::take(&mut result.metrics)),
             error: None,
-            receipt: Some((receipt_id, receipt.clone(), hash)),
+            receipt: Some(attested),
             started_at: job.started_at.unwrap_or_default(),
+            signer,
             now,
         };
+        let mut finish = finish_of(&job, signer, attested, &mut result);
         if !self.store.finish(&finish).await? {
-            return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
+            let finished_meanwhile = || Error::Conflict(format!("job {job_id} finished meanwhile"));
+            if !from_memory {
+                return Err(finished_meanwhile());
+            }
+            // Checked again against the job as stored, with the result as it came.
+            result.result = finish.result.take().unwrap_or_default();
+            result.metrics = finish.metrics.take().unwrap_or_default();
+            let (stored, signer, attested) =
+                self.attest_stored(miner_id, job_id, &result, now).await?;
+            job = stored;
+            finish = finish_of(&job, signer, attested, &mut result);
+            if !self.store.finish(&finish).await? {
+                return Err(finished_meanwhile());
+            }
         }
+        let receipt = finish
+            .receipt
+            .as_ref()
+            .map(|(_, receipt, _)| receipt.clone())
+            .unwrap_or_default();
         // Its waiting clients get the job as the finish left it in the database.
         let store::Finish {
             state,
@@ -670,17 +700,19 @@ impl Coordinator {
         Ok(receipt)
     }
 
-    /// The job `job_id` as stored, running on `miner_id`, and its result's receipt attested.
+    /// The job `job_id` as stored, running on `miner_id`, the key the miner registered, and its
+    /// result's receipt attested.
     async fn attest_stored(
         &self,
         miner_id: &str,
         job_id: &str,
         result: &JobResult,
         now: i64,
-    ) -> Result<(Job, (String, Value, String)), Error> {
+    ) -> Result<(Job, Option<String>, (String, Value, String)), Error> {
         let (job, terms) = self.running_job(miner_id, job_id).await?;
+        let signer = terms.as_ref().and_then(|t| t.public_key.clone());
         let attested = self.attest(&job, miner_id, terms, result, now)?;
-        Ok((job, attested))
+        Ok((job, signer, attested))
     }
 
     /// The usage of a job its client canceled while it ran on `miner_id`: the output so far and
@@ -821,6 +853,7 @@ impl Coordinator {
                 error: Some(format!("{}: {}", failure.error_code, failure.error_message)),
                 receipt: None,
                 started_at: job.started_at.unwrap_or_default(),
+                signer: None,
                 now: self.now(),
             })
             .await?;
@@ -861,12 +894,12 @@ impl Coordinator {
     /// their jobs back to the queue, settle payments, and checkpoint the database.
     pub async fn sweep(&self) -> Result<Sweep, Error> {
         let now = self.now();
+        self.running.sweep();
         let expired = self.store.expire_due(now).await?;
         for id in &expired {
             self.finished.fire(id);
         }
         let expired = expired.len();
-        self.running.sweep();
         self.store.delete_expired_sign_ins(now).await?;
         let offline = self
             .store

@@ -80,6 +80,39 @@ pub struct Job {
     pub payment_status: Option<crate::payments::PaymentStatus>,
 }
 
+#[cfg(test)]
+impl Job {
+    /// A job as unit tests start from: client `alice`'s, running on `miner` since 2 ms.
+    pub(crate) fn running_for_tests(id: &str, miner: &str) -> Job {
+        Job {
+            id: id.into(),
+            client_id: "alice".into(),
+            state: JobState::Running,
+            payload: serde_json::json!({}),
+            constraints: Default::default(),
+            priority: 0,
+            ttl_seconds: 60,
+            requested_at: 1,
+            expires_at: 60_001,
+            assigned_miner_id: Some(miner.into()),
+            lease_expires_at: Some(30_002),
+            started_at: Some(2),
+            finished_at: None,
+            attempts: 1,
+            result: None,
+            metrics: None,
+            error: None,
+            receipt_id: None,
+            idempotency_key: None,
+            body_hash: "00".into(),
+            partial: None,
+            progress: None,
+            payment: None,
+            payment_status: None,
+        }
+    }
+}
+
 /// A miner as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Miner {

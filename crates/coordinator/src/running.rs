@@ -1,4 +1,4 @@
-//! The jobs this instance handed to miners a moment ago, as their claims left them, with the receipt terms (key and price) of each miner as polls knew it: a miner's report on such a job is checked against this instead of reading the job and the miner back. The database still decides: a finish changes the job only if it still runs on that miner since that start. A miner that registers again (a new key) is forgotten here at once, and within [`MINER_MEMORY`] when it registers on another instance, as the miners polls know are.
+//! The jobs this instance handed to miners a moment ago, as their claims left them, with the receipt terms (key and price) of each miner as the claim knew it: a miner's report on such a job is checked against this instead of reading the job and the miner back. The database still decides: a finish changes the job only if it still runs on that miner since that start and the key that signed is still the one the miner registered. A miner that registers again is forgotten here at once.
 
 use std::{
     collections::HashMap,
@@ -23,7 +23,7 @@ struct Handed {
 const KEPT: Duration = MINER_MEMORY;
 
 /// Jobs remembered at most; beyond them, reports read their jobs back.
-const MOST: usize = 100_000;
+const MOST: usize = 20_000;
 
 impl RunningHere {
     /// Notes `job`, just claimed, and the terms its miner was told.
@@ -71,36 +71,10 @@ impl RunningHere {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::JobState;
 
     #[test]
     fn a_job_is_taken_once_and_only_by_its_miner() {
-        let job = Job {
-            id: "j".into(),
-            client_id: "c".into(),
-            state: JobState::Running,
-            payload: serde_json::json!({}),
-            constraints: Default::default(),
-            priority: 0,
-            ttl_seconds: 60,
-            requested_at: 1,
-            expires_at: 60_001,
-            assigned_miner_id: Some("m".into()),
-            lease_expires_at: Some(30_002),
-            started_at: Some(2),
-            finished_at: None,
-            attempts: 1,
-            result: None,
-            metrics: None,
-            error: None,
-            receipt_id: None,
-            idempotency_key: None,
-            body_hash: String::new(),
-            partial: None,
-            progress: None,
-            payment: None,
-            payment_status: None,
-        };
+        let job = Job::running_for_tests("j", "m");
         let terms = ReceiptTerms {
             public_key: None,
             price_per_unit: 7,

@@ -7,7 +7,7 @@ use sqlx::{
 };
 
 use crate::{
-    group_commit::{GroupCommit, GroupCommits, Write},
+    group_commit::{GroupCommit, GroupCommits, Write, bind_all},
     model::{ApiKey, Job, JobState, Miner, MinerStatus, Role},
     payments::{Payment, PaymentStatus},
 };
@@ -23,6 +23,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("a database task stopped: {0}")]
     Stopped(String),
+    /// A group commit's transaction failed; this write, like the others, was not written.
+    #[error("a group of database writes failed: {0}")]
+    GroupFailed(String),
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -247,6 +250,9 @@ pub struct Finish {
     /// When the miner took the job (milliseconds): a report on an earlier run of the job by
     /// the same miner (its lease lapsed, and it took the job again) finishes nothing.
     pub started_at: i64,
+    /// The public key (hex) that signed the receipt: the finish lands only while it is the one
+    /// the miner registered (it may have registered another since the receipt was checked).
+    pub signer: Option<String>,
     pub now: i64,
 }
 
@@ -267,12 +273,15 @@ pub struct Usage {
 
 /// The job's part of [`Store::finish`]. Parameters of its statements: `$1` state, `$2`
 /// result, `$3` metrics, `$4` error, `$5` receipt id, `$6` now, `$7` job, `$8` miner, `$9` 1 if
-/// completed (else 0), `$10` receipt, `$11` its hash, `$12` when the miner took the job.
+/// completed (else 0), `$10` receipt, `$11` its hash, `$12` when the miner took the job, `$13`
+/// the key that signed the receipt (if any).
 macro_rules! finish_job {
     () => {
         "UPDATE jobs SET state = $1, result = $2, metrics = $3, error = $4, receipt_id = $5, \
          finished_at = $6, lease_expires_at = NULL \
-         WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8 AND started_at = $12"
+         WHERE id = $7 AND state = 'RUNNING' AND assigned_miner_id = $8 AND started_at = $12 \
+         AND ($13 IS NULL OR EXISTS (SELECT 1 FROM miners WHERE miners.id = $8 \
+              AND miners.public_key = $13))"
     };
 }
 
@@ -391,6 +400,9 @@ impl Store {
                             // the write that crossed the log's threshold waited for it): the
                             // sweeper checkpoints every second instead (`Store::checkpoint`).
                             conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            // The group commit's savepoints keep what they would undo in
+                            // memory, not in a temporary file per transaction.
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
                         }
                         Ok(())
                     })
@@ -582,49 +594,30 @@ impl Store {
     /// Stores a new job; `false` if its id is taken or the client already has a job under its
     /// idempotency key.
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
-        let constraints = serde_json::to_string(&job.constraints).map_err(corrupt)?;
         let payment = job
             .payment
             .as_ref()
             .map(serde_json::to_string)
             .transpose()
             .map_err(corrupt)?;
-        let status = job.payment_status.map(|s| s.as_str().to_owned());
-        if let Some(group) = &self.group {
-            let rows = group
-                .write(
-                    Write::new(INSERT_JOB_SQLITE)
-                        .bind(job.id.as_str())
-                        .bind(job.client_id.as_str())
-                        .bind(job.state.as_str())
-                        .bind(job.payload.to_string())
-                        .bind(constraints)
-                        .bind(job.priority)
-                        .bind(job.ttl_seconds)
-                        .bind(job.requested_at)
-                        .bind(job.expires_at)
-                        .bind(job.idempotency_key.clone())
-                        .bind(job.body_hash.as_str())
-                        .bind(payment)
-                        .bind(status),
-                )
-                .await?;
-            return Ok(rows.len() == 1);
-        }
-        let done = sqlx::query(INSERT_JOB_POSTGRES)
-            .bind(&job.id)
-            .bind(&job.client_id)
+        let write = Write::new(INSERT_JOB_SQLITE)
+            .bind(job.id.as_str())
+            .bind(job.client_id.as_str())
             .bind(job.state.as_str())
             .bind(job.payload.to_string())
-            .bind(constraints)
+            .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
             .bind(job.priority)
             .bind(job.ttl_seconds)
             .bind(job.requested_at)
             .bind(job.expires_at)
-            .bind(&job.idempotency_key)
-            .bind(&job.body_hash)
+            .bind(job.idempotency_key.clone())
+            .bind(job.body_hash.as_str())
             .bind(payment)
-            .bind(status)
+            .bind(job.payment_status.map(|s| s.as_str().to_owned()));
+        if let Some(group) = &self.group {
+            return Ok(group.write(write).await?.len() == 1);
+        }
+        let done = bind_all(sqlx::query(INSERT_JOB_POSTGRES), &write.binds)
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
@@ -804,19 +797,14 @@ impl Store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<Job>, StoreError> {
+        let write = Write::new(CLAIM_SQLITE)
+            .bind(miner_id)
+            .bind(lease_until)
+            .bind(now)
+            .bind(job_id)
+            .after_others();
         let rows = match &self.group {
-            Some(group) => {
-                group
-                    .write(
-                        Write::new(CLAIM_SQLITE)
-                            .bind(miner_id)
-                            .bind(lease_until)
-                            .bind(now)
-                            .bind(job_id)
-                            .after_others(),
-                    )
-                    .await?
-            }
+            Some(group) => group.write(write).await?,
             None => {
                 // The miner's row first (the order of `finish` and `heartbeat`), so that claims
                 // for one miner queue: the claim's statement, run after the lock, then counts
@@ -828,11 +816,7 @@ impl Store {
                     .bind(miner_id)
                     .fetch_optional(&mut *db)
                     .await?;
-                let rows = sqlx::query(CLAIM_POSTGRES)
-                    .bind(miner_id)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(job_id)
+                let rows = bind_all(sqlx::query(CLAIM_POSTGRES), &write.binds)
                     .fetch_all(&mut *db)
                     .await?;
                 db.commit().await?;
@@ -873,47 +857,33 @@ impl Store {
             ),
             None => (None, None, None),
         };
-        let Some(group) = &self.group else {
-            let finished: i64 = sqlx::query(FINISH_POSTGRES)
-                .bind(finish.state.as_str())
-                .bind(text(&finish.result))
-                .bind(text(&finish.metrics))
-                .bind(finish.error.clone())
-                .bind(receipt_id)
-                .bind(finish.now)
-                .bind(finish.job_id.clone())
-                .bind(finish.miner_id.clone())
-                .bind(i64::from(finish.state == JobState::Completed))
-                .bind(receipt)
-                .bind(hash)
-                .bind(finish.started_at)
-                .fetch_one(&self.writer)
-                .await?
-                .try_get("finished")?;
-            return Ok(finished == 1);
-        };
         let statements = if receipt.is_some() {
             FINISH_SQLITE_WITH_RECEIPT
         } else {
             FINISH_SQLITE
         };
-        let rows = group
-            .write(
-                Write::new(statements)
-                    .bind(finish.state.as_str())
-                    .bind(text(&finish.result))
-                    .bind(text(&finish.metrics))
-                    .bind(finish.error.clone())
-                    .bind(receipt_id)
-                    .bind(finish.now)
-                    .bind(finish.job_id.as_str())
-                    .bind(finish.miner_id.as_str())
-                    .bind(i64::from(finish.state == JobState::Completed))
-                    .bind(receipt)
-                    .bind(hash)
-                    .bind(finish.started_at),
-            )
-            .await?;
+        let write = Write::new(statements)
+            .bind(finish.state.as_str())
+            .bind(text(&finish.result))
+            .bind(text(&finish.metrics))
+            .bind(finish.error.clone())
+            .bind(receipt_id)
+            .bind(finish.now)
+            .bind(finish.job_id.as_str())
+            .bind(finish.miner_id.as_str())
+            .bind(i64::from(finish.state == JobState::Completed))
+            .bind(receipt)
+            .bind(hash)
+            .bind(finish.started_at)
+            .bind(finish.signer.clone());
+        let Some(group) = &self.group else {
+            let finished: i64 = bind_all(sqlx::query(FINISH_POSTGRES), &write.binds)
+                .fetch_one(&self.writer)
+                .await?
+                .try_get("finished")?;
+            return Ok(finished == 1);
+        };
+        let rows = group.write(write).await?;
         // The job's tag if it finished (a count of changed rows would not do: it would count
         // the receipt's and the miner's rows too).
         Ok(rows.len() == 1)

@@ -25,6 +25,7 @@ fn finish(job_id: &str, miner_id: &str, receipt_id: &str, now: i64) -> Finish {
         )),
         // Every job here was claimed at `now`.
         started_at: now,
+        signer: None,
         now,
     }
 }
@@ -169,6 +170,12 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
             ..finish(&running[0].1, &running[0].0, "earlier", now)
         };
         assert!(!store.finish(&earlier).await?, "{}", db.name);
+        // Nor does one signed by a key the miner no longer has registered.
+        let replaced = Finish {
+            signer: Some(TestMiner::new("miner-a", 9).key.public_key().to_hex()),
+            ..finish(&running[0].1, &running[0].0, "replaced", now)
+        };
+        assert!(!store.finish(&replaced).await?, "{}", db.name);
         assert!(
             store
                 .finish(&finish(&running[0].1, &running[0].0, "taken", now))

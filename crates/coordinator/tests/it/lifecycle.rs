@@ -118,6 +118,7 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
                 error: Some("again".into()),
                 receipt: None,
                 started_at: started_at(&coord, &submitted.id).await?,
+                signer: None,
                 now: clock.now(),
             })
             .await?;
@@ -171,6 +172,7 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
                     "00".into(),
                 )),
                 started_at: started_at(&coord, &second.id).await?,
+                signer: None,
                 now: clock.now(),
             })
             .await;
