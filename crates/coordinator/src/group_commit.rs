@@ -181,6 +181,9 @@ async fn commit_in_groups(
         let mut writes: Vec<Pending> = std::mem::take(&mut group);
         // A claim whose poll ended is not made: nobody would hand its job to the miner.
         writes.retain(|p| !(p.write.last && p.reply.is_closed()));
+        if writes.is_empty() {
+            continue;
+        }
         if let [pending] = &writes[..] {
             let rows = run_alone(&writer, &mut texts, &pending.write).await;
             if rows.is_ok() {
