@@ -3,9 +3,9 @@
 //! The result is that of running the writes one after another (each statement sees the ones
 //! before it; none of them was answered, so any order is one they might have come in), and each
 //! caller is answered only after the commit. The queries' texts repeat (chunks of 16, 8, … 1
-//! writes of one shape), so SQLite prepares each once. Should a statement fail, the group is
-//! rolled back whole and its writes run again one by one, each in a transaction of its own, so
-//! one write's error is its own caller's alone.
+//! writes of one shape), so SQLite prepares each once. Should a write be refused, the group is
+//! rolled back and run once more with a savepoint per chunk, the refused write's chunk undone
+//! and its writes run one by one, so one write's error is its own caller's alone.
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -225,11 +225,11 @@ enum Wrap {
     /// One write in a transaction of its own.
     Alone,
     /// A chunk of a group's transaction.
-    Plain,
-    /// A chunk of a group's transaction run again carefully, which can be undone alone.
     Chunk,
-    /// One write of a chunk that was undone, run again by itself.
-    Retry,
+    /// A chunk of a group's transaction run again carefully, which can be undone alone.
+    SavedChunk,
+    /// One write of a chunk that was undone, run again by itself, which can be undone alone.
+    SavedOne,
 }
 
 /// The SQL texts of the queries the writer task runs, each built once (and so prepared once by
@@ -245,9 +245,9 @@ impl Texts {
     fn get(&mut self, write: &Write, count: usize, wrap: Wrap) -> Result<&str, StoreError> {
         let (begin, end) = match wrap {
             Wrap::Alone => ("BEGIN IMMEDIATE; ", "COMMIT"),
-            Wrap::Plain => ("", ""),
-            Wrap::Chunk => ("SAVEPOINT chunk; ", "RELEASE chunk"),
-            Wrap::Retry => ("SAVEPOINT one; ", "RELEASE one"),
+            Wrap::Chunk => ("", ""),
+            Wrap::SavedChunk => ("SAVEPOINT chunk; ", "RELEASE chunk"),
+            Wrap::SavedOne => ("SAVEPOINT one; ", "RELEASE one"),
         };
         let key = (write.shape(), count, wrap);
         let text = match self.0.entry(key) {
@@ -335,12 +335,13 @@ async fn run_alone(
     };
     let outcome = run_chunk(&mut db.conn, sql, &[write]).await;
     // A statement failed inside the transaction: it ends here, or the connection goes.
-    db.done = outcome.is_ok() || rollback(&mut db.conn, "ROLLBACK").await;
+    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
     Ok(outcome?.pop().unwrap_or_default())
 }
 
-async fn rollback(conn: &mut sqlx::AnyConnection, sql: &str) -> bool {
-    sqlx::query(sql).execute(conn).await.is_ok()
+/// Ends the connection's transaction; false if even that failed.
+async fn rollback(conn: &mut sqlx::AnyConnection) -> bool {
+    sqlx::query("ROLLBACK").execute(conn).await.is_ok()
 }
 
 /// Runs `writes` (alike ones side by side) in one transaction: a query for each run of alike
@@ -359,6 +360,7 @@ async fn run_group(
 ) -> Result<Vec<Result<Vec<AnyRow>, StoreError>>, StoreError> {
     match run_group_once(writer, texts, writes, false).await? {
         Some(outcomes) => Ok(outcomes),
+        // A careful run gives up on no write.
         None => run_group_once(writer, texts, writes, true)
             .await
             .map(Option::unwrap_or_default),
@@ -391,13 +393,18 @@ async fn run_group_once(
             let chunk = (1 << alike.ilog2()).min(MAX_CHUNK);
             let (these, after) = rest.split_at(chunk);
             rest = after;
-            let wrap = if careful { Wrap::Chunk } else { Wrap::Plain };
+            let wrap = if careful {
+                Wrap::SavedChunk
+            } else {
+                Wrap::Chunk
+            };
             let sql = texts.get(first, chunk, wrap)?;
             if let Ok(rows) = run_chunk(&mut db.conn, sql, these).await {
                 outcomes.extend(rows.into_iter().map(Ok));
                 continue;
             }
             if !careful {
+                // Should this fail, the error ends the run and the connection goes.
                 sqlx::query("ROLLBACK").execute(&mut *db.conn).await?;
                 return Ok(None);
             }
@@ -405,7 +412,7 @@ async fn run_group_once(
                 .execute(&mut *db.conn)
                 .await?;
             for write in these {
-                let sql = texts.get(write, 1, Wrap::Retry)?;
+                let sql = texts.get(write, 1, Wrap::SavedOne)?;
                 let one = run_chunk(&mut db.conn, sql, &[write]).await;
                 if one.is_err() {
                     sqlx::query("ROLLBACK TO one; RELEASE one")
@@ -420,7 +427,7 @@ async fn run_group_once(
     }
     .await;
     // The transaction failed: it ends here, or the connection goes.
-    db.done = outcome.is_ok() || rollback(&mut db.conn, "ROLLBACK").await;
+    db.done = outcome.is_ok() || rollback(&mut db.conn).await;
     outcome
 }
 

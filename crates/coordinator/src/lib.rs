@@ -538,8 +538,6 @@ impl Coordinator {
             .await?;
         // Its polls here match jobs against what it registered now.
         self.miners.forget(miner_id);
-        // Its jobs' reports are checked against the key and price it registered now.
-        self.running.forget_miner(miner_id);
         Ok(token)
     }
 
@@ -620,9 +618,9 @@ impl Coordinator {
     ) -> Result<Value, Error> {
         let now = self.now();
         // The job as handed out here, else as stored; a receipt that does not fit the job as
-        // handed out (the miner registered anew, or took the job again elsewhere) is checked
-        // against the stored one, and so is the job when the finish finds it not running as
-        // handed out (given back and taken again since).
+        // handed out (the miner took the job again elsewhere) is checked against the stored
+        // one, and so is the job when the finish finds it not running as handed out or the
+        // miner holding another key now (given back and taken again, or registered anew).
         let remembered = self
             .running
             .take(job_id, miner_id)

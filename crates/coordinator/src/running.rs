@@ -1,4 +1,4 @@
-//! The jobs this instance handed to miners a moment ago, as their claims left them, with the receipt terms (key and price) of each miner as the claim knew it: a miner's report on such a job is checked against this instead of reading the job and the miner back. The database still decides: a finish changes the job only if it still runs on that miner since that start and the key that signed is still the one the miner registered. A miner that registers again is forgotten here at once.
+//! The jobs this instance handed to miners a moment ago, as their claims left them, with the receipt terms (key and price) of each miner as the claim knew it: a miner's report on such a job is checked against this instead of reading the job and the miner back. The database still decides: a finish changes the job only if it still runs on that miner since that start and the key that signed is still the one the miner registered (it may have registered another since; the report is then checked against the stored job and the key read with it).
 
 use std::{
     collections::HashMap,
@@ -32,7 +32,7 @@ impl RunningHere {
             return;
         };
         if running.len() >= MOST {
-            running.retain(|_, handed| handed.at.elapsed() < KEPT);
+            forget_old(&mut running);
             if running.len() >= MOST {
                 return;
             }
@@ -53,19 +53,16 @@ impl RunningHere {
         (handed.at.elapsed() < KEPT).then_some((handed.job, handed.terms))
     }
 
-    /// Forgets the jobs handed to `miner_id`: it registered again.
-    pub(crate) fn forget_miner(&self, miner_id: &str) {
-        if let Ok(mut running) = self.0.lock() {
-            running.retain(|_, handed| handed.job.assigned_miner_id.as_deref() != Some(miner_id));
-        }
-    }
-
     /// Forgets jobs handed out too long ago (those whose reports never came).
     pub(crate) fn sweep(&self) {
         if let Ok(mut running) = self.0.lock() {
-            running.retain(|_, handed| handed.at.elapsed() < KEPT);
+            forget_old(&mut running);
         }
     }
+}
+
+fn forget_old(running: &mut HashMap<String, Handed>) {
+    running.retain(|_, handed| handed.at.elapsed() < KEPT);
 }
 
 #[cfg(test)]

@@ -84,9 +84,8 @@ pub struct Store {
     /// queued here wait their turn without its busy handler's sleeps; on PostgreSQL the same
     /// pool as reads.
     writer: AnyPool,
-    /// SQLite, whose write-ahead log [`Store::checkpoint`] folds into the database file.
-    sqlite: bool,
-    /// On SQLite, the task that commits the writes on every job's path in groups (see
+    /// On SQLite (whose write-ahead log [`Store::checkpoint`] folds into the database file),
+    /// the task that commits the writes on every job's path in groups (see
     /// `group_commit.rs`); PostgreSQL's connections write side by side.
     group: Option<GroupCommit>,
 }
@@ -423,7 +422,6 @@ impl Store {
         Ok(Store {
             pool,
             writer,
-            sqlite,
             group,
         })
     }
@@ -432,7 +430,7 @@ impl Store {
     /// readers or blocking writers (a passive checkpoint); nothing on PostgreSQL. Commits never
     /// checkpoint themselves, so this keeps the log from growing.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.sqlite {
+        if self.group.is_some() {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_all(&self.pool)
                 .await?;
@@ -600,6 +598,7 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(corrupt)?;
+        // Its parameters serve PostgreSQL's statement too.
         let write = Write::new(INSERT_JOB_SQLITE)
             .bind(job.id.as_str())
             .bind(job.client_id.as_str())
@@ -788,8 +787,8 @@ impl Store {
     }
 
     /// Hands queued job `job_id` to `miner_id` if it is still queued and the miner may take it
-    /// now (see [`miner_is_free`]), in one statement: only one caller wins. The job as claimed,
-    /// or `None` if either fails.
+    /// now (see [`miner_is_free`]), checked in the claim's own statement: only one caller wins.
+    /// The job as claimed, or `None` if either fails.
     pub async fn claim(
         &self,
         job_id: &str,

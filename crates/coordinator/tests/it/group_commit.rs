@@ -31,21 +31,17 @@ fn finish(job_id: &str, miner_id: &str, receipt_id: &str, now: i64) -> Finish {
 }
 
 /// Runs `each` for every item at once, each in a task of its own; their outcomes in order.
-async fn at_once<T, R>(
-    items: Vec<T>,
-    each: impl Fn(Store, T) -> std::pin::Pin<Box<dyn Future<Output = R> + Send>>,
-    store: &Store,
-) -> Vec<R>
+async fn at_once<T, F>(items: Vec<T>, each: impl Fn(Store, T) -> F, store: &Store) -> Vec<F::Output>
 where
-    T: Send + 'static,
-    R: Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
     let mut tasks = JoinSet::new();
     for (i, item) in items.into_iter().enumerate() {
         let run = each(store.clone(), item);
         tasks.spawn(async move { (i, run.await) });
     }
-    let mut outcomes: Vec<(usize, R)> = tasks.join_all().await;
+    let mut outcomes: Vec<(usize, F::Output)> = tasks.join_all().await;
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, r)| r).collect()
 }
@@ -72,9 +68,7 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
         // Eight claims at once for a miner with two slots: two land.
         let claims = at_once(
             ids.clone(),
-            |store, id| {
-                Box::pin(async move { store.claim(&id, "miner-a", now + 30_000, now).await })
-            },
+            |store, id| async move { store.claim(&id, "miner-a", now + 30_000, now).await },
             &store,
         )
         .await;
@@ -89,9 +83,7 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
         let rest: Vec<String> = ids.iter().filter(|id| !won.contains(id)).cloned().collect();
         let claims = at_once(
             vec![rest[0].clone(), rest[0].clone()],
-            |store, id| {
-                Box::pin(async move { store.claim(&id, "miner-b", now + 30_000, now).await })
-            },
+            |store, id| async move { store.claim(&id, "miner-b", now + 30_000, now).await },
             &store,
         )
         .await;
@@ -114,7 +106,7 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
         copy.idempotency_key = None;
         let inserts = at_once(
             vec![copy; 5],
-            |store, job| Box::pin(async move { store.insert_job(&job).await }),
+            |store, job| async move { store.insert_job(&job).await },
             &store,
         )
         .await;
@@ -138,7 +130,7 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
             .collect();
         let inserts = at_once(
             new.clone(),
-            |store, job| Box::pin(async move { store.insert_job(&job).await }),
+            |store, job| async move { store.insert_job(&job).await },
             &store,
         )
         .await;
@@ -183,15 +175,13 @@ async fn writes_arriving_together_end_as_if_one_after_another() -> anyhow::Resul
         );
         let finishes = at_once(
             running[1..].to_vec(),
-            |store, (miner, id)| {
-                Box::pin(async move {
-                    let receipt = if miner == "miner-a" {
-                        "taken".to_owned()
-                    } else {
-                        format!("r-{id}")
-                    };
-                    store.finish(&finish(&id, &miner, &receipt, now)).await
-                })
+            |store, (miner, id)| async move {
+                let receipt = if miner == "miner-a" {
+                    "taken".to_owned()
+                } else {
+                    format!("r-{id}")
+                };
+                store.finish(&finish(&id, &miner, &receipt, now)).await
             },
             &store,
         )
