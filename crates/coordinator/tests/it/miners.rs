@@ -118,6 +118,119 @@ async fn a_long_poll_answers_as_soon_as_work_arrives() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A poll waiting (as far as a test can tell: its request has had time to arrive).
+fn waiting_poll(
+    coord: &coordinator::Coordinator,
+    miner: &str,
+    wait: Duration,
+) -> tokio::task::JoinHandle<Result<Option<coordinator::Assigned>, Error>> {
+    let (coord, miner) = (coord.clone(), miner.to_owned());
+    tokio::spawn(async move { coord.poll(&miner, wait).await })
+}
+
+#[tokio::test]
+async fn a_job_submitted_to_a_waiting_miner_is_stored_as_taken() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("m", 1);
+        // Two slots.
+        coord
+            .register(&miner.id, miner.registration("A100", &[], 1))
+            .await?;
+        let settle = || tokio::time::sleep(Duration::from_millis(300));
+
+        // Stored as the miner's, in one commit on SQLite, and handed to it.
+        let waiting = waiting_poll(&coord, "m", Duration::from_secs(10));
+        settle().await;
+        let before = coord.store().group_commits();
+        let first = coord
+            .submit("alice", job(json!({"payload": {"n": 1}})), None)
+            .await?;
+        let got = waiting.await??.expect("the waiting poll got the job");
+        assert_eq!(got.job_id, first.id, "{}", db.name);
+        if let (Some(before), Some(after)) = (before, coord.store().group_commits()) {
+            assert_eq!(after.commits - before.commits, 1, "{}", db.name);
+        }
+        let stored = coord.store().job(&first.id).await?.expect("stored");
+        assert_eq!(
+            (
+                stored.state,
+                stored.assigned_miner_id.as_deref(),
+                stored.attempts
+            ),
+            (JobState::Running, Some("m"), 1),
+            "{}",
+            db.name
+        );
+
+        // An id taken by a queued job the miner does not fit: refused, and that job is not
+        // handed to the miner in its stead.
+        let bobs = coord
+            .submit(
+                "bob",
+                job(json!({"job_id": "shared", "payload": {}, "constraints": {"gpu": "H100"}})),
+                None,
+            )
+            .await?;
+        let waiting = waiting_poll(&coord, "m", Duration::from_secs(1));
+        settle().await;
+        assert!(
+            matches!(
+                coord
+                    .submit(
+                        "alice",
+                        job(json!({"job_id": "shared", "payload": {}})),
+                        None
+                    )
+                    .await,
+                Err(Error::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        assert_eq!(waiting.await??, None, "{}", db.name);
+        let stored = coord.store().job(&bobs.id).await?.expect("bob's job");
+        assert_eq!(
+            (stored.state, stored.assigned_miner_id),
+            (JobState::Queued, None),
+            "{}",
+            db.name
+        );
+
+        // A miner with no free slot waiting: the job is queued, and handed to it once a slot
+        // is free.
+        let waiting = waiting_poll(&coord, "m", Duration::from_secs(10));
+        settle().await;
+        let second = coord
+            .submit("alice", job(json!({"payload": {"n": 2}})), None)
+            .await?;
+        assert_eq!(waiting.await??.map(|a| a.job_id), Some(second.id.clone()));
+        let waiting = waiting_poll(&coord, "m", Duration::from_secs(10));
+        settle().await;
+        let third = coord
+            .submit("alice", job(json!({"payload": {"n": 3}})), None)
+            .await?;
+        let stored = coord.store().job(&third.id).await?.expect("stored");
+        assert_eq!(stored.state, JobState::Queued, "{}", db.name);
+        assert!(!waiting.is_finished(), "{}", db.name);
+        coord
+            .complete(
+                "m",
+                &first.id,
+                miner.result(&got, json!({"ok": 1}), 10, got.started_at as u64),
+            )
+            .await?;
+        assert_eq!(
+            waiting.await??.map(|a| a.job_id),
+            Some(third.id),
+            "{}",
+            db.name
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_silent_miner_loses_its_job_which_completes_once_elsewhere() -> anyhow::Result<()> {
     for db in both().await {
