@@ -17,7 +17,7 @@ use crate::{
     matching::matches,
     model::Miner,
     payments::PaymentStatus,
-    store::{Candidate, Inserted, MinerLoad, ReceiptTerms},
+    store::{Candidate, MinerLoad, ReceiptTerms},
 };
 
 /// A miner waiting in a long poll.
@@ -367,16 +367,9 @@ impl Coordinator {
             }
             return Ok(why);
         };
-        Ok(Claim::Taken(Box::new(self.handed(miner, claimed, now))))
-    }
-
-    /// What `miner` is told of `claimed`, just claimed for it at `now`; noted as claimed, so
-    /// that polls reading the queue pass over it, and as running here with the terms it was
-    /// told, against which its report is checked.
-    fn handed(&self, miner: &Miner, claimed: Job, now: i64) -> Assigned {
-        self.waiters.note(&claimed.id);
+        self.waiters.note(&job.id);
         let assigned = Assigned {
-            job_id: claimed.id.clone(),
+            job_id: job.id.clone(),
             payload: claimed.payload.clone(),
             constraints: claimed.constraints.clone(),
             client: claimed.client_id.clone(),
@@ -384,73 +377,13 @@ impl Coordinator {
             unit_price: miner.capabilities.price_per_unit,
             chain_id: self.config.chain_id.clone(),
         };
+        // The miner's report is checked against the terms it was told here.
         let terms = ReceiptTerms {
             public_key: miner.public_key.clone(),
             price_per_unit: miner.capabilities.price_per_unit,
         };
         self.running.put(claimed, terms);
-        assigned
-    }
-
-    /// Stores a new job; false if its id or its client's idempotency key is taken. A job
-    /// ready to run that a waiting miner fits is claimed for it in the same write (one commit
-    /// on its way to the miner instead of two) and handed to it; otherwise it is offered as
-    /// any job that became ready.
-    pub(crate) async fn insert_new(&self, job: &Job) -> Result<bool, Error> {
-        let waiter = if ready(job) {
-            let candidate = Candidate::from(job);
-            self.waiters.take(|m| fits(m, &candidate))
-        } else {
-            None
-        };
-        let Some(waiter) = waiter else {
-            if !self.store.insert_job(job).await? {
-                return Ok(false);
-            }
-            self.offer_logged(job).await;
-            return Ok(true);
-        };
-        let lease = job.requested_at + self.config.heartbeat_timeout_ms;
-        let inserted = self
-            .store
-            .insert_job_for(job, &waiter.miner.id, lease)
-            .await;
-        let claimed = match inserted {
-            Ok(Inserted::Claimed(claimed)) => *claimed,
-            other => {
-                // The miner waits on, in its turn; a queued job goes the way of any other.
-                self.waiters.put_back(vec![waiter]);
-                return match other? {
-                    Inserted::Not => Ok(false),
-                    _ => {
-                        self.offer_logged(job).await;
-                        Ok(true)
-                    }
-                };
-            }
-        };
-        let assigned = self.handed(&waiter.miner, claimed, job.requested_at);
-        if waiter.send.send(assigned).is_err() {
-            // The poll ended a moment ago: the job is queued again and offered.
-            self.running.take(&job.id, &waiter.miner.id);
-            match self.store.unclaim(&job.id, &waiter.miner.id).await {
-                Ok(()) => {
-                    self.waiters.forget(&job.id);
-                    self.offer_logged(job).await;
-                }
-                // Stored and acknowledged: its lease lapses and the sweep queues it again.
-                Err(error) => tracing::warn!(job = %job.id, %error, "could not queue a job again"),
-            }
-        }
-        Ok(true)
-    }
-
-    /// [`Coordinator::offer`] of a job stored and acknowledged, whose failure only delays it
-    /// to the next sweep.
-    async fn offer_logged(&self, job: &Job) {
-        if let Err(error) = self.offer(job.clone()).await {
-            tracing::warn!(job = %job.id, %error, "could not offer a new job to waiting miners");
-        }
+        Ok(Claim::Taken(Box::new(assigned)))
     }
 
     /// Offers a job that just became ready to the miners waiting for one; if none takes it,

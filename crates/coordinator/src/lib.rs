@@ -396,7 +396,7 @@ impl Coordinator {
             payment_status: payment.as_ref().map(|_| PaymentStatus::Locking),
             payment,
         };
-        if !self.insert_new(&job).await? {
+        if !self.store.insert_job(&job).await? {
             // Another request with the same key got there first, or the id is taken.
             let existing = match &idempotency_key {
                 Some(key) => self.store.job_by_key(client_id, key).await?,
@@ -409,6 +409,10 @@ impl Coordinator {
         }
         // Stored first, then sent: after a crash in between, the stored lock is sent again.
         self.send_lock(&job).await?;
+        if let Err(error) = self.offer(job.clone()).await {
+            // Stored and acknowledged; the next sweep offers it again.
+            tracing::warn!(job = %job.id, %error, "could not offer a new job to waiting miners");
+        }
         Ok(job)
     }
 

@@ -147,25 +147,18 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
     })
 }
 
-/// The claim's condition that miner `$miner` may take the job now (`$now`): enabled and
-/// online, a free slot, no active booking by another client, and a payout address if the job is
-/// paid.
+/// The claim's condition that miner `$1` may take the job now (`$3` = now): enabled and online,
+/// a free slot, no active booking by another client, and a payout address if the job is paid.
 macro_rules! miner_is_free {
-    ($miner:literal, $now:literal) => {
-        concat!(
-            "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = ",
-            $miner,
-            " AND miners.enabled = 1 AND miners.status = 'ONLINE' \
-             AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
-             AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = ",
-            $miner,
-            " AND mine.state = 'RUNNING') < miners.concurrency \
-             AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = ",
-            $miner,
-            " AND status = 'active' AND end_at > ",
-            $now,
-            " ORDER BY start_at LIMIT 1), jobs.client_id) = jobs.client_id)"
-        )
+    () => {
+        "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
+           AND miners.enabled = 1 AND miners.status = 'ONLINE' \
+           AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
+           AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
+                AND mine.state = 'RUNNING') < miners.concurrency \
+           AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
+                AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
+                jobs.client_id) = jobs.client_id)"
     };
 }
 
@@ -240,43 +233,6 @@ async fn insert_receipt(
     .execute(&mut **db)
     .await?;
     Ok(())
-}
-
-/// A write of `statements` whose parameters begin with a new job's (`$1` to `$13`, see
-/// [`insert_job`]).
-fn insert_write(statements: &'static str, job: &Job) -> Result<Write, StoreError> {
-    let payment = job
-        .payment
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(corrupt)?;
-    // Its parameters serve PostgreSQL's statements too.
-    Ok(Write::new(statements)
-        .bind(job.id.as_str())
-        .bind(job.client_id.as_str())
-        .bind(job.state.as_str())
-        .bind(job.payload.to_string())
-        .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
-        .bind(job.priority)
-        .bind(job.ttl_seconds)
-        .bind(job.requested_at)
-        .bind(job.expires_at)
-        .bind(job.idempotency_key.clone())
-        .bind(job.body_hash.as_str())
-        .bind(payment)
-        .bind(job.payment_status.map(|s| s.as_str().to_owned())))
-}
-
-/// What [`Store::insert_job_for`] came to.
-#[derive(Debug)]
-pub enum Inserted {
-    /// Not stored: its id or its client's idempotency key is taken.
-    Not,
-    /// Stored and queued: the miner may not take it now.
-    Queued,
-    /// Stored and taken by the miner: the job as claimed.
-    Claimed(Box<Job>),
 }
 
 /// What a miner's result or failure changes.
@@ -370,29 +326,17 @@ macro_rules! insert_job {
     };
 }
 
-/// Queued job `$job` for miner `$miner` until `$lease` (`$now` = now), if it is still queued and
-/// the miner may take it now ([`miner_is_free`]), and if `$also` holds; what it returns follows.
+/// Queued job `$4` for miner `$1` until `$2` (`$3` = now), if it is still queued and the miner
+/// may take it now ([`miner_is_free`]); what it returns follows.
 macro_rules! claim_job {
-    ($miner:literal, $lease:literal, $now:literal, $job:literal, $also:literal) => {
+    () => {
         concat!(
-            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = ",
-            $miner,
-            ", lease_expires_at = ",
-            $lease,
-            ", started_at = ",
-            $now,
-            ", attempts = attempts + 1 WHERE id = ",
-            $job,
-            " AND state = 'QUEUED' AND expires_at > ",
-            $now,
-            " ",
-            $also,
-            miner_is_free!($miner, $now),
+            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
+             started_at = $3, attempts = attempts + 1 \
+             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 ",
+            miner_is_free!(),
             " RETURNING "
         )
-    };
-    () => {
-        claim_job!("$1", "$2", "$3", "$4", "")
     };
 }
 
@@ -401,18 +345,6 @@ const CLAIM_SQLITE: &str = concat!(claim_job!(), "{op} AS op, ", job_columns!())
 
 const INSERT_JOB_POSTGRES: &str = insert_job!();
 const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
-
-/// [`Store::insert_job_for`] on SQLite, one write: the job's insert, then its claim for miner
-/// `$14` until `$15` at its submission (`$8`), only if the insert stored it (`changes()`: a
-/// job already under its id is not claimed in its stead). The claim's row alone carries the
-/// job's columns.
-const INSERT_AND_CLAIM_SQLITE: &str = concat!(
-    insert_job!(),
-    " RETURNING {op} AS op; ",
-    claim_job!("$14", "$15", "$8", "$1", "AND changes() = 1 "),
-    "{op} AS op, ",
-    job_columns!()
-);
 
 /// [`Store::finish`] on PostgreSQL, one statement: the miner's row is locked first (the order
 /// everything that touches a miner and its jobs keeps, see `heartbeat`), then the job is
@@ -660,7 +592,27 @@ impl Store {
     /// Stores a new job; `false` if its id is taken or the client already has a job under its
     /// idempotency key.
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
-        let write = insert_write(INSERT_JOB_SQLITE, job)?;
+        let payment = job
+            .payment
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(corrupt)?;
+        // Its parameters serve PostgreSQL's statement too.
+        let write = Write::new(INSERT_JOB_SQLITE)
+            .bind(job.id.as_str())
+            .bind(job.client_id.as_str())
+            .bind(job.state.as_str())
+            .bind(job.payload.to_string())
+            .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
+            .bind(job.priority)
+            .bind(job.ttl_seconds)
+            .bind(job.requested_at)
+            .bind(job.expires_at)
+            .bind(job.idempotency_key.clone())
+            .bind(job.body_hash.as_str())
+            .bind(payment)
+            .bind(job.payment_status.map(|s| s.as_str().to_owned()));
         if let Some(group) = &self.group {
             return Ok(group.write(write).await?.len() == 1);
         }
@@ -668,55 +620,6 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Stores a new job (as [`Store::insert_job`]) and claims it for `miner_id` until
-    /// `lease_until` (as [`Store::claim`], at the job's submission) in the same transaction: one
-    /// commit, where a job submitted while a miner waits took two.
-    pub async fn insert_job_for(
-        &self,
-        job: &Job,
-        miner_id: &str,
-        lease_until: i64,
-    ) -> Result<Inserted, StoreError> {
-        let write = insert_write(INSERT_AND_CLAIM_SQLITE, job)?
-            .bind(miner_id)
-            .bind(lease_until)
-            .after_others();
-        if let Some(group) = &self.group {
-            let rows = group.write(write).await?;
-            // The insert's row, then the claim's (with the job's columns) if it took the job.
-            return Ok(match &rows[..] {
-                [] => Inserted::Not,
-                [_] => Inserted::Queued,
-                [_, claimed, ..] => Inserted::Claimed(Box::new(job_of(claimed)?)),
-            });
-        }
-        let mut db = self.writer.begin().await?;
-        let stored = bind_all(sqlx::query(INSERT_JOB_POSTGRES), &write.binds[..13])
-            .execute(&mut *db)
-            .await?;
-        if stored.rows_affected() != 1 {
-            return Ok(Inserted::Not);
-        }
-        // As in `claim`: the miner's row first.
-        sqlx::query("SELECT id FROM miners WHERE id = $1 FOR UPDATE")
-            .bind(miner_id)
-            .fetch_optional(&mut *db)
-            .await?;
-        let claimed = sqlx::query(CLAIM_POSTGRES)
-            .bind(miner_id)
-            .bind(lease_until)
-            .bind(job.requested_at)
-            .bind(job.id.as_str())
-            .fetch_optional(&mut *db)
-            .await?;
-        let inserted = match claimed {
-            Some(row) => Inserted::Claimed(Box::new(job_of(&row)?)),
-            None => Inserted::Queued,
-        };
-        db.commit().await?;
-        Ok(inserted)
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
