@@ -118,7 +118,8 @@ async fn a_long_poll_answers_as_soon_as_work_arrives() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A poll waiting (as far as a test can tell: its request has had time to arrive).
+/// A long poll of `miner` in a task of its own; the test lets it settle before it counts on the
+/// poll waiting.
 fn waiting_poll(
     coord: &coordinator::Coordinator,
     miner: &str,
