@@ -82,6 +82,17 @@ async fn jobs_go_to_matching_miners_by_priority_then_age() -> anyhow::Result<()>
     Ok(())
 }
 
+/// A long poll of `miner` in a task of its own; the test lets it settle before it counts on the
+/// poll waiting.
+fn waiting_poll(
+    coord: &coordinator::Coordinator,
+    miner: &str,
+    wait: Duration,
+) -> tokio::task::JoinHandle<Result<Option<coordinator::Assigned>, Error>> {
+    let (coord, miner) = (coord.clone(), miner.to_owned());
+    tokio::spawn(async move { coord.poll(&miner, wait).await })
+}
+
 #[tokio::test]
 async fn a_long_poll_answers_as_soon_as_work_arrives() -> anyhow::Result<()> {
     for db in both().await {
@@ -92,10 +103,7 @@ async fn a_long_poll_answers_as_soon_as_work_arrives() -> anyhow::Result<()> {
             .register(&miner.id, miner.registration("A100", &[], 1))
             .await?;
         let started = Instant::now();
-        let waiting = {
-            let coord = coord.clone();
-            tokio::spawn(async move { coord.poll("m", Duration::from_secs(10)).await })
-        };
+        let waiting = waiting_poll(&coord, "m", Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(300)).await;
         let submitted = coord.submit("c", job(json!({"payload": {}})), None).await?;
         let got = waiting.await??.expect("the waiting poll got the job");
@@ -116,17 +124,6 @@ async fn a_long_poll_answers_as_soon_as_work_arrives() -> anyhow::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// A long poll of `miner` in a task of its own; the test lets it settle before it counts on the
-/// poll waiting.
-fn waiting_poll(
-    coord: &coordinator::Coordinator,
-    miner: &str,
-    wait: Duration,
-) -> tokio::task::JoinHandle<Result<Option<coordinator::Assigned>, Error>> {
-    let (coord, miner) = (coord.clone(), miner.to_owned());
-    tokio::spawn(async move { coord.poll(&miner, wait).await })
 }
 
 #[tokio::test]
