@@ -340,8 +340,24 @@ macro_rules! claim_job {
     };
 }
 
-const CLAIM_POSTGRES: &str = concat!(claim_job!(), job_columns!());
 const CLAIM_SQLITE: &str = concat!(claim_job!(), "{op} AS op, ", job_columns!());
+
+/// [`Store::claim`] on PostgreSQL, in one round trip: a function that locks the miner's row
+/// first (the order everything that touches a miner and its jobs keeps, see `heartbeat`), then
+/// claims in a statement of its own. A statement of a volatile function takes a fresh snapshot,
+/// so the claim counts the miner's running jobs as the claims that held the lock before it left
+/// them; in one statement its snapshot would predate their commits, and concurrent claims could
+/// fill more slots than the miner has. Replaced at every start, so it is the running build's.
+const CLAIM_FUNCTION_POSTGRES: &str = concat!(
+    "CREATE OR REPLACE FUNCTION aitbc_claim_job(text, bigint, bigint, text) \
+     RETURNS SETOF jobs LANGUAGE plpgsql VOLATILE AS $claim$ BEGIN \
+     PERFORM 1 FROM miners WHERE id = $1 FOR UPDATE; \
+     RETURN QUERY WITH claimed AS (",
+    claim_job!(),
+    "jobs.*) SELECT * FROM claimed; END $claim$"
+);
+
+const CLAIM_POSTGRES: &str = "SELECT * FROM aitbc_claim_job($1, $2, $3, $4)";
 
 const INSERT_JOB_POSTGRES: &str = insert_job!();
 const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
@@ -413,6 +429,17 @@ impl Store {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        if !sqlite {
+            // Instances starting together replace it in turn.
+            let mut db = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7147453430)")
+                .execute(&mut *db)
+                .await?;
+            sqlx::raw_sql(CLAIM_FUNCTION_POSTGRES)
+                .execute(&mut *db)
+                .await?;
+            db.commit().await?;
+        }
         let writer = if sqlite {
             options().max_connections(1).connect(url).await?
         } else {
@@ -805,21 +832,9 @@ impl Store {
         let rows = match &self.group {
             Some(group) => group.write(write).await?,
             None => {
-                // The miner's row first (the order of `finish` and `heartbeat`), so that claims
-                // for one miner queue: the claim's statement, run after the lock, then counts
-                // the miner's running jobs as the claims before it left them. In one statement
-                // its snapshot would predate their commits, and concurrent claims could fill
-                // more slots than the miner has.
-                let mut db = self.writer.begin().await?;
-                sqlx::query("SELECT id FROM miners WHERE id = $1 FOR UPDATE")
-                    .bind(miner_id)
-                    .fetch_optional(&mut *db)
-                    .await?;
-                let rows = bind_all(sqlx::query(CLAIM_POSTGRES), &write.binds)
-                    .fetch_all(&mut *db)
-                    .await?;
-                db.commit().await?;
-                rows
+                bind_all(sqlx::query(CLAIM_POSTGRES), &write.binds)
+                    .fetch_all(&self.writer)
+                    .await?
             }
         };
         rows.first().map(job_of).transpose()
