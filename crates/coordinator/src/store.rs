@@ -936,11 +936,13 @@ impl Store {
     }
 
     /// Paid jobs whose escrow needs watching or settling: locks and settlements on their way,
-    /// and locked escrows of jobs that ended.
+    /// and locked escrows of jobs that ended. (The status list is that of the partial index on
+    /// payment statuses, word for word: SQLite uses such an index only then.)
     pub async fn paid_jobs_to_watch(&self) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE payment_status IN ('locking', 'releasing', 'refunding') \
-             OR (payment_status = 'locked' AND state NOT IN ('QUEUED', 'RUNNING')) \
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE payment_status IN ('locking', 'locked', 'releasing', 'refunding') \
+             AND (payment_status <> 'locked' OR state NOT IN ('QUEUED', 'RUNNING')) \
              ORDER BY requested_at, id LIMIT 500"
         ))
         .fetch_all(&self.pool)
