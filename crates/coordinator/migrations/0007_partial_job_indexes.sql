@@ -1,4 +1,4 @@
--- Smaller indexes on jobs, so that a new job writes fewer index pages: idempotency keys only of
+-- Smaller indexes on jobs, so that a job writes fewer index pages: idempotency keys only of
 -- jobs submitted with one, and payment statuses only while the escrow needs watching (unpaid and
 -- settled jobs, nearly all of them, are in neither).
 DROP INDEX jobs_by_idempotency_key;
@@ -7,3 +7,6 @@ CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (client_id, idempotency_key)
 DROP INDEX jobs_by_payment_status;
 CREATE INDEX jobs_by_payment_status ON jobs (payment_status)
     WHERE payment_status IN ('locking', 'locked', 'releasing', 'refunding');
+-- Jobs by miner only while they run (what a claim's slot count, heartbeats and leases read).
+DROP INDEX jobs_by_miner;
+CREATE INDEX jobs_by_miner ON jobs (assigned_miner_id) WHERE state = 'RUNNING';

@@ -418,6 +418,23 @@ impl Store {
                             // The group commit's savepoints keep what they would undo in
                             // memory, not in a temporary file per transaction.
                             conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        } else if sqlx::query(
+                            "SELECT 1 FROM pg_proc WHERE proname = 'aitbc_claim_job'",
+                        )
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .is_some()
+                        {
+                            // A connection compiles the claim's function as it opens, not at
+                            // its first claim (3 to 8 ms, which showed in submit→assign's
+                            // tail); the claim of no job for no miner changes nothing.
+                            sqlx::query(CLAIM_POSTGRES)
+                                .bind("")
+                                .bind(0_i64)
+                                .bind(0_i64)
+                                .bind("")
+                                .fetch_all(&mut *conn)
+                                .await?;
                         }
                         Ok(())
                     })
