@@ -1,4 +1,4 @@
-//! The coordinator's database through sqlx's `Any` driver: one set of queries, in the SQL that SQLite and PostgreSQL share (`$n` parameters, `RETURNING`, `ON CONFLICT`), so the embedded default and a shared PostgreSQL behave the same. State changes are compare-and-set updates, so several coordinator instances on one PostgreSQL never hand a job to two miners or finish it twice.
+//! The coordinator's database through sqlx's `Any` driver: one set of queries, in the SQL that SQLite and PostgreSQL share (`$n` parameters, `RETURNING`, `ON CONFLICT`) wherever one text serves both (a job's claim and finish have one for each), so the embedded default and a shared PostgreSQL behave the same. State changes are compare-and-set updates, so several coordinator instances on one PostgreSQL never hand a job to two miners or finish it twice.
 
 use serde_json::Value;
 use sqlx::{
@@ -359,6 +359,39 @@ const CLAIM_FUNCTION_POSTGRES: &str = concat!(
 
 const CLAIM_POSTGRES: &str = "SELECT * FROM aitbc_claim_job($1, $2, $3, $4)";
 
+/// Puts this build's [`CLAIM_FUNCTION_POSTGRES`] in place; instances starting together replace
+/// it in turn (an advisory lock of their own, beside the migrations').
+async fn replace_claim_function(pool: &AnyPool) -> Result<(), StoreError> {
+    let mut db = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7147453430)")
+        .execute(&mut *db)
+        .await?;
+    sqlx::raw_sql(CLAIM_FUNCTION_POSTGRES)
+        .execute(&mut *db)
+        .await?;
+    db.commit().await?;
+    Ok(())
+}
+
+/// Has a new PostgreSQL connection compile the claim's function now, not at its first claim
+/// (3 to 8 ms, which showed in submit→assign's tail), once the function exists: it claims no
+/// job for no miner, which changes nothing.
+async fn compile_claim_function(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    let exists = sqlx::query("SELECT 1 FROM pg_proc WHERE proname = 'aitbc_claim_job'")
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        sqlx::query(CLAIM_POSTGRES)
+            .bind("")
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind("")
+            .fetch_all(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 const INSERT_JOB_POSTGRES: &str = insert_job!();
 const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
 
@@ -418,23 +451,8 @@ impl Store {
                             // The group commit's savepoints keep what they would undo in
                             // memory, not in a temporary file per transaction.
                             conn.execute("PRAGMA temp_store = MEMORY").await?;
-                        } else if sqlx::query(
-                            "SELECT 1 FROM pg_proc WHERE proname = 'aitbc_claim_job'",
-                        )
-                        .fetch_optional(&mut *conn)
-                        .await?
-                        .is_some()
-                        {
-                            // A connection compiles the claim's function as it opens, not at
-                            // its first claim (3 to 8 ms, which showed in submit→assign's
-                            // tail); the claim of no job for no miner changes nothing.
-                            sqlx::query(CLAIM_POSTGRES)
-                                .bind("")
-                                .bind(0_i64)
-                                .bind(0_i64)
-                                .bind("")
-                                .fetch_all(&mut *conn)
-                                .await?;
+                        } else {
+                            compile_claim_function(conn).await?;
                         }
                         Ok(())
                     })
@@ -447,15 +465,7 @@ impl Store {
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         if !sqlite {
-            // Instances starting together replace it in turn.
-            let mut db = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(7147453430)")
-                .execute(&mut *db)
-                .await?;
-            sqlx::raw_sql(CLAIM_FUNCTION_POSTGRES)
-                .execute(&mut *db)
-                .await?;
-            db.commit().await?;
+            replace_claim_function(&pool).await?;
         }
         let writer = if sqlite {
             options().max_connections(1).connect(url).await?
@@ -849,6 +859,7 @@ impl Store {
         let rows = match &self.group {
             Some(group) => group.write(write).await?,
             None => {
+                // The miner's lock and the claim, in one call (see `CLAIM_FUNCTION_POSTGRES`).
                 bind_all(sqlx::query(CLAIM_POSTGRES), &write.binds)
                     .fetch_all(&self.writer)
                     .await?
