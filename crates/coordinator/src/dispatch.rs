@@ -17,7 +17,7 @@ use crate::{
     matching::matches,
     model::Miner,
     payments::PaymentStatus,
-    store::{Candidate, MinerLoad, ReceiptTerms},
+    store::{Candidate, Inserted, MinerLoad, ReceiptTerms},
 };
 
 /// A miner waiting in a long poll.
@@ -156,6 +156,16 @@ enum Claim {
     Booked(String),
     /// The miner may take no job now (deactivated, offline, or no free slot).
     MinerCannot,
+}
+
+/// What [`Coordinator::store_new`] came to.
+pub(crate) enum Stored {
+    /// Stored and handed to a waiting miner.
+    Taken,
+    /// Stored and queued.
+    Queued,
+    /// Not stored: its id is taken, or its client's idempotency key.
+    Exists,
 }
 
 /// What a poll's look at the queue came to.
@@ -367,9 +377,15 @@ impl Coordinator {
             }
             return Ok(why);
         };
-        self.waiters.note(&job.id);
+        Ok(Claim::Taken(Box::new(self.taken(miner, claimed, now))))
+    }
+
+    /// What `miner` is told of `claimed`, a job just claimed for it at `now`, noted so that
+    /// polls reading the queue pass over the job, and remembered with its receipt terms.
+    fn taken(&self, miner: &Miner, claimed: Job, now: i64) -> Assigned {
+        self.waiters.note(&claimed.id);
         let assigned = Assigned {
-            job_id: job.id.clone(),
+            job_id: claimed.id.clone(),
             payload: claimed.payload.clone(),
             constraints: claimed.constraints.clone(),
             client: claimed.client_id.clone(),
@@ -383,7 +399,54 @@ impl Coordinator {
             price_per_unit: miner.capabilities.price_per_unit,
         };
         self.running.put(claimed, terms);
-        Ok(Claim::Taken(Box::new(assigned)))
+        assigned
+    }
+
+    /// Stores a new job. One that may go to miners now (unpaid) is claimed in the same write
+    /// for the longest-waiting miner it fits, if one waits and may take it; the caller offers
+    /// a job that stays queued (see [`Coordinator::offer`]).
+    pub(crate) async fn store_new(&self, job: &Job) -> Result<Stored, Error> {
+        let candidate = Candidate::from(job);
+        let waiter = if ready(job) {
+            self.waiters.take(|m| fits(m, &candidate))
+        } else {
+            None
+        };
+        let Some(waiter) = waiter else {
+            return Ok(match self.store.insert_job(job).await? {
+                true => Stored::Queued,
+                false => Stored::Exists,
+            });
+        };
+        let now = job.requested_at;
+        let lease = now + self.config.heartbeat_timeout_ms;
+        let inserted = self
+            .store
+            .insert_and_claim(job, &waiter.miner.id, lease)
+            .await;
+        let claimed = match inserted {
+            Ok(Inserted::Claimed(claimed)) => claimed,
+            other => {
+                if matches!(other, Ok(Inserted::Queued)) {
+                    // It may take no job now, as its next look reads afresh (see `poll`).
+                    self.miners.forget(&waiter.miner.id);
+                }
+                self.waiters.put_back(vec![waiter]);
+                return Ok(match other? {
+                    Inserted::Exists => Stored::Exists,
+                    _ => Stored::Queued,
+                });
+            }
+        };
+        let assigned = self.taken(&waiter.miner, claimed, now);
+        if waiter.send.send(assigned).is_ok() {
+            return Ok(Stored::Taken);
+        }
+        // The poll ended a moment ago: the job is given back, queued like any other.
+        self.running.take(&job.id, &waiter.miner.id);
+        self.store.unclaim(&job.id, &waiter.miner.id).await?;
+        self.waiters.forget(&job.id);
+        Ok(Stored::Queued)
     }
 
     /// Offers a job that just became ready to the miners waiting for one; if none takes it,

@@ -25,6 +25,7 @@ use types::{
     receipt::{self, JobReceipt},
 };
 
+use dispatch::Stored;
 pub use ledger::{Ledger, LedgerError, TxState};
 pub use matching::{Capabilities, Constraints, matches};
 pub use model::{ApiKey, Job, JobState, Miner, MinerStatus, Role};
@@ -396,7 +397,8 @@ impl Coordinator {
             payment_status: payment.as_ref().map(|_| PaymentStatus::Locking),
             payment,
         };
-        if !self.store.insert_job(&job).await? {
+        let stored = self.store_new(&job).await?;
+        if matches!(stored, Stored::Exists) {
             // Another request with the same key got there first, or the id is taken.
             let existing = match &idempotency_key {
                 Some(key) => self.store.job_by_key(client_id, key).await?,
@@ -409,7 +411,9 @@ impl Coordinator {
         }
         // Stored first, then sent: after a crash in between, the stored lock is sent again.
         self.send_lock(&job).await?;
-        if let Err(error) = self.offer(job.clone()).await {
+        if matches!(stored, Stored::Queued)
+            && let Err(error) = self.offer(job.clone()).await
+        {
             // Stored and acknowledged; the next sweep offers it again.
             tracing::warn!(job = %job.id, %error, "could not offer a new job to waiting miners");
         }

@@ -149,16 +149,26 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
 
 /// The claim's condition that miner `$1` may take the job now (`$3` = now): enabled and online,
 /// a free slot, no active booking by another client, and a payout address if the job is paid.
+/// Given two parameters, they name the miner and now instead.
 macro_rules! miner_is_free {
     () => {
-        "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = $1 \
-           AND miners.enabled = 1 AND miners.status = 'ONLINE' \
-           AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
-           AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = $1 \
-                AND mine.state = 'RUNNING') < miners.concurrency \
-           AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = $1 \
-                AND status = 'active' AND end_at > $3 ORDER BY start_at LIMIT 1), \
-                jobs.client_id) = jobs.client_id)"
+        miner_is_free!("$1", "$3")
+    };
+    ($miner:literal, $now:literal) => {
+        concat!(
+            "AND EXISTS (SELECT 1 FROM miners WHERE miners.id = ",
+            $miner,
+            " AND miners.enabled = 1 AND miners.status = 'ONLINE' \
+             AND (jobs.payment IS NULL OR miners.payout_address IS NOT NULL) \
+             AND (SELECT COUNT(*) FROM jobs AS mine WHERE mine.assigned_miner_id = ",
+            $miner,
+            " AND mine.state = 'RUNNING') < miners.concurrency \
+             AND COALESCE((SELECT client_id FROM bookings WHERE miner_id = ",
+            $miner,
+            " AND status = 'active' AND end_at > ",
+            $now,
+            " ORDER BY start_at LIMIT 1), jobs.client_id) = jobs.client_id)"
+        )
     };
 }
 
@@ -327,14 +337,28 @@ macro_rules! insert_job {
 }
 
 /// Queued job `$4` for miner `$1` until `$2` (`$3` = now), if it is still queued and the miner
-/// may take it now ([`miner_is_free`]); what it returns follows.
+/// may take it now ([`miner_is_free`]); what it returns follows. Given parameters, they name
+/// the miner, the lease, now and the job instead, and a further condition comes first.
 macro_rules! claim_job {
     () => {
+        claim_job!("$1", "$2", "$3", "$4", "")
+    };
+    ($miner:literal, $lease:literal, $now:literal, $job:literal, $first:literal) => {
         concat!(
-            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = $1, lease_expires_at = $2, \
-             started_at = $3, attempts = attempts + 1 \
-             WHERE id = $4 AND state = 'QUEUED' AND expires_at > $3 ",
-            miner_is_free!(),
+            "UPDATE jobs SET state = 'RUNNING', assigned_miner_id = ",
+            $miner,
+            ", lease_expires_at = ",
+            $lease,
+            ", started_at = ",
+            $now,
+            ", attempts = attempts + 1 WHERE ",
+            $first,
+            "id = ",
+            $job,
+            " AND state = 'QUEUED' AND expires_at > ",
+            $now,
+            " ",
+            miner_is_free!($miner, $now),
             " RETURNING "
         )
     };
@@ -395,6 +419,18 @@ async fn compile_claim_function(conn: &mut sqlx::AnyConnection) -> Result<(), sq
 const INSERT_JOB_POSTGRES: &str = insert_job!();
 const INSERT_JOB_SQLITE: &str = concat!(insert_job!(), " RETURNING {op} AS op");
 
+/// [`Store::insert_and_claim`] on SQLite, a write of its group commit: the insert's parameters,
+/// then the miner (`$14`) and its lease (`$15`); the job is claimed as of its request (`$8`),
+/// only if the insert made it (`changes()`). Two rows come back if both did, one if only the
+/// insert did.
+const INSERT_AND_CLAIM_SQLITE: &str = concat!(
+    insert_job!(),
+    " RETURNING {op} AS op; ",
+    claim_job!("$14", "$15", "$8", "$1", "changes() = 1 AND "),
+    "{op} AS op, ",
+    job_columns!()
+);
+
 /// [`Store::finish`] on PostgreSQL, one statement: the miner's row is locked first (the order
 /// everything that touches a miner and its jobs keeps, see `heartbeat`), then the job is
 /// updated; the receipt and the counts come from the updated row, so only if there is one.
@@ -408,6 +444,42 @@ const FINISH_POSTGRES: &str = concat!(
     finish_counts!("$6 - done.started_at"),
     " FROM done WHERE miners.id = $8) SELECT COUNT(*) AS finished FROM done"
 );
+
+/// A new job's insert, as `statements` (whose first is [`insert_job`]'s) with its parameters;
+/// they serve PostgreSQL's statement too.
+fn insert_write(statements: &'static str, job: &Job) -> Result<Write, StoreError> {
+    let payment = job
+        .payment
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(corrupt)?;
+    Ok(Write::new(statements)
+        .bind(job.id.as_str())
+        .bind(job.client_id.as_str())
+        .bind(job.state.as_str())
+        .bind(job.payload.to_string())
+        .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
+        .bind(job.priority)
+        .bind(job.ttl_seconds)
+        .bind(job.requested_at)
+        .bind(job.expires_at)
+        .bind(job.idempotency_key.clone())
+        .bind(job.body_hash.as_str())
+        .bind(payment)
+        .bind(job.payment_status.map(|s| s.as_str().to_owned())))
+}
+
+/// What [`Store::insert_and_claim`] came to.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Stored, and claimed for the miner: the job as claimed.
+    Claimed(Job),
+    /// Stored and queued: the miner may not take it now.
+    Queued,
+    /// Not stored: its id is taken, or its client's idempotency key.
+    Exists,
+}
 
 impl Store {
     /// The pools, for the modules that keep their own tables (the marketplace).
@@ -646,27 +718,7 @@ impl Store {
     /// Stores a new job; `false` if its id is taken or the client already has a job under its
     /// idempotency key.
     pub async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
-        let payment = job
-            .payment
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(corrupt)?;
-        // Its parameters serve PostgreSQL's statement too.
-        let write = Write::new(INSERT_JOB_SQLITE)
-            .bind(job.id.as_str())
-            .bind(job.client_id.as_str())
-            .bind(job.state.as_str())
-            .bind(job.payload.to_string())
-            .bind(serde_json::to_string(&job.constraints).map_err(corrupt)?)
-            .bind(job.priority)
-            .bind(job.ttl_seconds)
-            .bind(job.requested_at)
-            .bind(job.expires_at)
-            .bind(job.idempotency_key.clone())
-            .bind(job.body_hash.as_str())
-            .bind(payment)
-            .bind(job.payment_status.map(|s| s.as_str().to_owned()));
+        let write = insert_write(INSERT_JOB_SQLITE, job)?;
         if let Some(group) = &self.group {
             return Ok(group.write(write).await?.len() == 1);
         }
@@ -674,6 +726,36 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a new job and hands it to `miner_id` until `lease_until` if the miner may take it
+    /// now (as [`Store::claim`] would, as of the job's request): on SQLite in the insert's own
+    /// write, so that a job a waiting miner takes costs one commit, not two.
+    pub async fn insert_and_claim(
+        &self,
+        job: &Job,
+        miner_id: &str,
+        lease_until: i64,
+    ) -> Result<Inserted, StoreError> {
+        let Some(group) = &self.group else {
+            if !self.insert_job(job).await? {
+                return Ok(Inserted::Exists);
+            }
+            let claimed = self
+                .claim(&job.id, miner_id, lease_until, job.requested_at)
+                .await?;
+            return Ok(claimed.map_or(Inserted::Queued, Inserted::Claimed));
+        };
+        let write = insert_write(INSERT_AND_CLAIM_SQLITE, job)?
+            .bind(miner_id)
+            .bind(lease_until)
+            .after_others();
+        let rows = group.write(write).await?;
+        Ok(match &rows[..] {
+            [] => Inserted::Exists,
+            [_] => Inserted::Queued,
+            [_, claimed, ..] => Inserted::Claimed(job_of(claimed)?),
+        })
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
