@@ -425,7 +425,7 @@ impl Coordinator {
             .insert_and_claim(job, &waiter.miner.id, lease)
             .await;
         let claimed = match inserted {
-            Ok(Inserted::Claimed(claimed)) => claimed,
+            Ok(Inserted::Claimed(claimed)) => *claimed,
             other => {
                 if matches!(other, Ok(Inserted::Queued)) {
                     // It may take no job now, as its next look reads afresh (see `poll`).

@@ -474,7 +474,7 @@ fn insert_write(statements: &'static str, job: &Job) -> Result<Write, StoreError
 #[derive(Debug)]
 pub enum Inserted {
     /// Stored, and claimed for the miner: the job as claimed.
-    Claimed(Job),
+    Claimed(Box<Job>),
     /// Stored and queued: the miner may not take it now.
     Queued,
     /// Not stored: its id is taken, or its client's idempotency key.
@@ -744,7 +744,7 @@ impl Store {
             let claimed = self
                 .claim(&job.id, miner_id, lease_until, job.requested_at)
                 .await?;
-            return Ok(claimed.map_or(Inserted::Queued, Inserted::Claimed));
+            return Ok(claimed.map_or(Inserted::Queued, |job| Inserted::Claimed(Box::new(job))));
         };
         let write = insert_write(INSERT_AND_CLAIM_SQLITE, job)?
             .bind(miner_id)
@@ -754,7 +754,7 @@ impl Store {
         Ok(match &rows[..] {
             [] => Inserted::Exists,
             [_] => Inserted::Queued,
-            [_, claimed, ..] => Inserted::Claimed(job_of(claimed)?),
+            [_, claimed, ..] => Inserted::Claimed(Box::new(job_of(claimed)?)),
         })
     }
 
