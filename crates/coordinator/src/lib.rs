@@ -805,10 +805,11 @@ impl Coordinator {
         {
             return Err(invalid("receipt.completed_at", "outside the job's run"));
         }
+        // One canonical text serves the comparison, the miner's signature, the attestation
+        // and the hash: the payload is the signed part of the receipt it becomes.
         let mut receipt = expected.payload();
-        if receipt::canonical_json(&receipt)
-            != receipt::canonical_json(&receipt::signed_part(&result.receipt))
-        {
+        let text = receipt::canonical_json(&receipt);
+        if text != receipt::signed_text(&result.receipt) {
             return Err(invalid(
                 "receipt",
                 "does not match the job (id, provider, client, price, times or result hash)",
@@ -817,19 +818,18 @@ impl Coordinator {
         let signature = result
             .receipt
             .get("signature")
-            .cloned()
             .ok_or_else(|| invalid("receipt.signature", "missing"))?;
-        receipt["signature"] = signature;
-        let check = receipt::verify(&receipt);
-        if !check.miner_signature || check.signer != Some(key) {
+        let by_miner = serde_json::from_value::<receipt::ReceiptSignature>(signature.clone())
+            .is_ok_and(|s| s.key() == Some(key) && s.verifies(text.as_bytes()));
+        if !by_miner {
             return Err(invalid(
                 "receipt.signature",
                 "not a signature by the miner's registered key",
             ));
         }
-        let attestation = receipt::sign(&receipt, &self.key);
-        receipt["attestations"] = serde_json::json!([attestation]);
-        let hash = receipt::receipt_hash(&receipt).to_hex();
+        receipt["signature"] = signature.clone();
+        receipt["attestations"] = serde_json::json!([receipt::sign_signed_text(&text, &self.key)]);
+        let hash = receipt::hash_of_signed_text(&text).to_hex();
         Ok((claimed.receipt_id, receipt, hash))
     }
 

@@ -290,18 +290,33 @@ pub fn signed_part(receipt: &Value) -> Value {
     }
 }
 
+/// The canonical JSON of a receipt's signed part: the text its signatures sign and its hash
+/// hashes.
+pub fn signed_text(receipt: &Value) -> String {
+    canonical_json(&signed_part(receipt))
+}
+
 /// SHA-256 of the canonical payload: what is anchored on chain.
 pub fn receipt_hash(receipt: &Value) -> Hash {
-    Hash(Sha256::digest(canonical_json(&signed_part(receipt)).as_bytes()).into())
+    hash_of_signed_text(&signed_text(receipt))
+}
+
+/// The receipt hash of the receipt whose [`signed_text`] is `text`.
+pub fn hash_of_signed_text(text: &str) -> Hash {
+    Hash(Sha256::digest(text.as_bytes()).into())
 }
 
 /// Signs the receipt's payload (its signed part) with `key`.
 pub fn sign(receipt: &Value, key: &SecretKey) -> ReceiptSignature {
-    let message = canonical_json(&signed_part(receipt));
+    sign_signed_text(&signed_text(receipt), key)
+}
+
+/// Signs the receipt whose [`signed_text`] is `text` with `key`.
+pub fn sign_signed_text(text: &str, key: &SecretKey) -> ReceiptSignature {
     ReceiptSignature {
         alg: ALG.into(),
         key_id: URL_SAFE_NO_PAD.encode(key.public_key().0),
-        sig: URL_SAFE_NO_PAD.encode(key.sign(message.as_bytes()).0),
+        sig: URL_SAFE_NO_PAD.encode(key.sign(text.as_bytes()).0),
     }
 }
 
@@ -320,7 +335,7 @@ pub struct ReceiptCheck {
 
 /// Checks a receipt's signature and attestations against its payload.
 pub fn verify(receipt: &Value) -> ReceiptCheck {
-    let message = canonical_json(&signed_part(receipt));
+    let message = signed_text(receipt);
     let parse = |v: &Value| serde_json::from_value::<ReceiptSignature>(v.clone()).ok();
     let signature = receipt.get("signature").and_then(parse);
     let miner_signature = signature
