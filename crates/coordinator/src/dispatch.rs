@@ -145,6 +145,14 @@ impl Waiters {
     fn any(&self) -> bool {
         self.list.lock().map(|l| !l.is_empty()).unwrap_or(false)
     }
+
+    /// Whether a poll of `miner_id` waits.
+    fn waits(&self, miner_id: &str) -> bool {
+        self.list
+            .lock()
+            .map(|l| l.iter().any(|w| w.miner.id == miner_id))
+            .unwrap_or(false)
+    }
 }
 
 /// What a claim of a job for a miner came to.
@@ -506,6 +514,18 @@ impl Coordinator {
         }
         let jobs = self.store.queued(self.now(), QUEUE_WINDOW).await?;
         self.offer_queue(jobs).await
+    }
+
+    /// Offers the queue to the waiting polls of `miner_id`, one of whose slots a result or a
+    /// failure just freed. Other waiting miners gain nothing by it (each was offered every job
+    /// it fits that became ready while it waited, and looked at the queue before), so unless a
+    /// poll of this miner waits, the queue is not read.
+    pub(crate) async fn slot_freed(&self, miner_id: &str) {
+        // A poll of this miner about to wait looks again (see `poll`).
+        self.waiters.ready.fetch_add(1, Ordering::SeqCst);
+        if self.waiters.waits(miner_id) {
+            self.redispatch().await;
+        }
     }
 
     /// Reads the head of the database's queue, which this instance's polls then know instead

@@ -697,8 +697,7 @@ impl Coordinator {
             };
             (job, stored.map(|(_, receipt, _)| receipt))
         });
-        // A slot of this miner is free.
-        self.redispatch().await;
+        self.slot_freed(miner_id).await;
         Ok(receipt)
     }
 
@@ -863,7 +862,7 @@ impl Coordinator {
             return Err(Error::Conflict(format!("job {job_id} finished meanwhile")));
         }
         self.finished.fire(job_id);
-        self.redispatch().await;
+        self.slot_freed(miner_id).await;
         Ok(())
     }
 
