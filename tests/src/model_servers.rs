@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 pub struct Script {
     /// Streamed pieces of every answer.
     pub pieces: Vec<&'static str>,
-    /// Wait between pieces.
+    /// Wait before each piece (none by default: the pieces go at once).
     pub delay: Duration,
     /// Stop streaming after this many pieces, without the final message (a broken stream).
     pub break_after: Option<usize>,
@@ -86,7 +86,11 @@ fn streamed(
                 return None;
             }
             if i < count {
-                tokio::time::sleep(script.delay).await;
+                // Not even a zero wait when there is none: tokio's timer rounds every sleep
+                // up to its next millisecond tick, which would make each piece take ~1 ms.
+                if !script.delay.is_zero() {
+                    tokio::time::sleep(script.delay).await;
+                }
                 script.sent.fetch_add(1, Ordering::SeqCst);
                 let out = line(script.pieces[i]);
                 return Some((Ok::<_, std::io::Error>(out), (guard, i + 1, line, last)));
