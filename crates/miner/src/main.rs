@@ -227,7 +227,10 @@ async fn shutdown() {
     }
 }
 
-#[tokio::main]
+// One thread: the miner's work on its runtime is waiting on HTTP; models run on blocking
+// threads (`spawn_blocking`) or in their own servers. A second worker only passed each wake-up
+// between two threads (measured by `minerbench`: see the README).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
