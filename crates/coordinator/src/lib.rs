@@ -411,6 +411,11 @@ impl Coordinator {
         }
         // Stored first, then sent: after a crash in between, the stored lock is sent again.
         self.send_lock(&job).await?;
+        if matches!(stored, Stored::Taken) {
+            // The waiting miner's answer goes out before this one: the job's result waits for
+            // the miner, not for the submitter hearing back.
+            tokio::task::yield_now().await;
+        }
         if matches!(stored, Stored::Queued)
             && let Err(error) = self.offer(job.clone()).await
         {
@@ -436,6 +441,8 @@ impl Coordinator {
                 job.state.as_str()
             )));
         }
+        // Its miner's report will read the job back.
+        self.running.forget(id);
         self.finished.fire(id);
         self.client_job(client_id, id).await
     }
@@ -466,14 +473,20 @@ impl Coordinator {
         }
         let deadline = tokio::time::Instant::now() + wait.min(self.config.max_poll_wait);
         let watch = self.finished.watch(id);
+        // A job handed to a miner here and not yet back needs no read: it has not finished, or
+        // it finished elsewhere (found by the read a second later).
+        let mut read = !self.running.runs_for(id, client_id);
         loop {
             let finished = watch.signal().notified();
             tokio::pin!(finished);
             finished.as_mut().enable();
-            match self.result(client_id, id).await {
-                Err(Error::TooEarly) if tokio::time::Instant::now() < deadline => {}
-                outcome => return outcome,
+            if read {
+                match self.result(client_id, id).await {
+                    Err(Error::TooEarly) if tokio::time::Instant::now() < deadline => {}
+                    outcome => return outcome,
+                }
             }
+            read = true;
             let again = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
             tokio::select! {
                 () = finished => {}
@@ -697,6 +710,8 @@ impl Coordinator {
             };
             (job, stored.map(|(_, receipt, _)| receipt))
         });
+        // Its waiting clients hear first; the miner's answer only lets it poll again.
+        tokio::task::yield_now().await;
         self.slot_freed(miner_id).await;
         Ok(receipt)
     }
@@ -898,6 +913,7 @@ impl Coordinator {
         self.running.sweep();
         let expired = self.store.expire_due(now).await?;
         for id in &expired {
+            self.running.forget(id);
             self.finished.fire(id);
         }
         let expired = expired.len();

@@ -53,6 +53,24 @@ impl RunningHere {
         (handed.at.elapsed() < KEPT).then_some((handed.job, handed.terms))
     }
 
+    /// Whether job `id` of `client_id` was handed out here a moment ago and its miner has not
+    /// reported since: it has not finished here.
+    pub(crate) fn runs_for(&self, id: &str, client_id: &str) -> bool {
+        let Ok(running) = self.0.lock() else {
+            return false;
+        };
+        running
+            .get(id)
+            .is_some_and(|handed| handed.job.client_id == client_id && handed.at.elapsed() < KEPT)
+    }
+
+    /// Forgets job `id`, which ended here without its miner's report (canceled, expired).
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut running) = self.0.lock() {
+            running.remove(id);
+        }
+    }
+
     /// Forgets jobs handed out too long ago (those whose reports never came).
     pub(crate) fn sweep(&self) {
         if let Ok(mut running) = self.0.lock() {
@@ -81,5 +99,23 @@ mod tests {
         assert_eq!(running.take("j", "other"), None);
         assert_eq!(running.take("j", "m"), Some((job, terms)));
         assert_eq!(running.take("j", "m"), None);
+    }
+
+    #[test]
+    fn a_job_runs_here_for_its_own_client_until_reported_or_forgotten() {
+        let terms = ReceiptTerms {
+            public_key: None,
+            price_per_unit: 7,
+        };
+        let running = RunningHere::default();
+        running.put(Job::running_for_tests("j", "m"), terms.clone());
+        running.put(Job::running_for_tests("k", "m"), terms);
+        assert!(running.runs_for("j", "alice"));
+        assert!(!running.runs_for("j", "bob"), "another client's job");
+        assert!(!running.runs_for("x", "alice"), "never handed out here");
+        running.take("j", "m");
+        assert!(!running.runs_for("j", "alice"), "its miner reported");
+        running.forget("k");
+        assert!(!running.runs_for("k", "alice"), "canceled or expired");
     }
 }
