@@ -167,7 +167,7 @@ impl CoordinatorClient {
             .await?;
         answer
             .map(|job| {
-                serde_json::from_value(job.clone())
+                Assigned::deserialize(&job)
                     .map_err(|e| ClientError::Unavailable(format!("unreadable job {job}: {e}")))
             })
             .transpose()
