@@ -367,6 +367,49 @@ async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow
 }
 
 #[tokio::test]
+async fn a_wait_on_a_job_that_ended_while_running_here_answers_at_once() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let miner = TestMiner::new("m", 1);
+        coord
+            .register(&miner.id, miner.registration("A100", &["llama3"], 1))
+            .await?;
+        // A wait that began after the job ended must not take the job for still running
+        // (it would answer only at its next read, a second later).
+        let at_once = |id: String| {
+            let coord = coord.clone();
+            async move {
+                tokio::time::timeout(
+                    Duration::from_millis(500),
+                    coord.wait_result("alice", &id, Duration::from_secs(20)),
+                )
+                .await
+            }
+        };
+        let canceled = coord.submit("alice", job("cancel me"), None).await?;
+        coord.poll(&miner.id, Duration::ZERO).await?.expect("job");
+        coord.cancel("alice", &canceled.id).await?;
+        let (job_now, _) = at_once(canceled.id.clone())
+            .await
+            .map_err(|_| anyhow::anyhow!("{}: the wait on a canceled job waited", db.name))??;
+        assert_eq!(job_now.state, JobState::Canceled, "{}", db.name);
+
+        let mut short = job("expire me");
+        short.ttl_seconds = Some(5);
+        let expired = coord.submit("alice", short, None).await?;
+        coord.poll(&miner.id, Duration::ZERO).await?.expect("job");
+        clock.advance(5_000);
+        assert_eq!(coord.sweep().await?.expired, 1, "{}", db.name);
+        let (job_now, _) = at_once(expired.id.clone())
+            .await
+            .map_err(|_| anyhow::anyhow!("{}: the wait on an expired job waited", db.name))??;
+        assert_eq!(job_now.state, JobState::Expired, "{}", db.name);
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_miner_that_registers_a_new_key_while_it_runs_a_job_signs_with_it() -> anyhow::Result<()>
 {
     for db in both().await {
