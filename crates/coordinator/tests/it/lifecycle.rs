@@ -5,13 +5,28 @@ use std::time::Duration;
 use coordinator::{Error, JobState, SubmitJob};
 use serde_json::json;
 
-use crate::db::{Clock, TestMiner, both, coordinator};
+use crate::db::{Clock, TestDb, TestMiner, both, coordinator};
 
 fn job(prompt: &str) -> SubmitJob {
     serde_json::from_value(
         json!({"payload": {"type": "generate", "prompt": prompt, "model": "llama3"}}),
     )
     .expect("job")
+}
+
+/// A coordinator on `db` keeping `clock`'s time, with miner `m` registered (an A100 for llama3
+/// at `price` per GPU second).
+async fn with_miner_m(
+    db: &TestDb,
+    clock: &Clock,
+    price: u64,
+) -> anyhow::Result<(coordinator::Coordinator, TestMiner)> {
+    let coord = coordinator(db, clock).await;
+    let miner = TestMiner::new("m", 1);
+    coord
+        .register(&miner.id, miner.registration("A100", &["llama3"], price))
+        .await?;
+    Ok((coord, miner))
 }
 
 /// When the miner running job `id` took it, as stored.
@@ -254,11 +269,7 @@ async fn idempotency_keys_return_the_same_job_or_refuse_another_body() -> anyhow
 async fn cancel_and_expiry_end_jobs_and_refuse_late_results() -> anyhow::Result<()> {
     for db in both().await {
         let clock = Clock::new();
-        let coord = coordinator(&db, &clock).await;
-        let miner = TestMiner::new("m", 1);
-        coord
-            .register(&miner.id, miner.registration("A100", &["llama3"], 1))
-            .await?;
+        let (coord, miner) = with_miner_m(&db, &clock, 1).await?;
         let running = coord.submit("alice", job("run"), None).await?;
         let assigned = coord.poll(&miner.id, Duration::ZERO).await?.expect("job");
         let canceled = coord.cancel("alice", &running.id).await?;
@@ -294,11 +305,7 @@ async fn cancel_and_expiry_end_jobs_and_refuse_late_results() -> anyhow::Result<
 async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow::Result<()> {
     for db in both().await {
         let clock = Clock::new();
-        let coord = coordinator(&db, &clock).await;
-        let miner = TestMiner::new("m", 1);
-        coord
-            .register(&miner.id, miner.registration("A100", &["llama3"], 1_000))
-            .await?;
+        let (coord, miner) = with_miner_m(&db, &clock, 1_000).await?;
         let submitted = coord.submit("alice", job("wait"), None).await?;
         // Nothing finishes it: the wait ends with the job still running.
         assert!(matches!(
@@ -370,11 +377,7 @@ async fn a_client_waiting_for_a_result_gets_it_when_the_job_finishes() -> anyhow
 async fn a_wait_on_a_job_that_ended_while_running_here_answers_at_once() -> anyhow::Result<()> {
     for db in both().await {
         let clock = Clock::new();
-        let coord = coordinator(&db, &clock).await;
-        let miner = TestMiner::new("m", 1);
-        coord
-            .register(&miner.id, miner.registration("A100", &["llama3"], 1))
-            .await?;
+        let (coord, miner) = with_miner_m(&db, &clock, 1).await?;
         // A wait that began after the job ended must not take the job for still running
         // (it would answer only at its next read, a second later).
         let at_once = |id: String| {
