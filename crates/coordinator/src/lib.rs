@@ -441,9 +441,7 @@ impl Coordinator {
                 job.state.as_str()
             )));
         }
-        // Its miner's report will read the job back.
-        self.running.forget(id);
-        self.finished.fire(id);
+        self.ended_here(id);
         self.client_job(client_id, id).await
     }
 
@@ -906,6 +904,14 @@ impl Coordinator {
 
     // --- upkeep ---------------------------------------------------------------------------
 
+    /// Job `id` ended here without its miner's report (canceled, expired, its miner silent too
+    /// often): no longer running here (its miner's report, should one come, reads the job back),
+    /// and its waiting clients hear of it.
+    fn ended_here(&self, id: &str) {
+        self.running.forget(id);
+        self.finished.fire(id);
+    }
+
     /// One round of upkeep: expire jobs whose time is up, take silent miners offline and give
     /// their jobs back to the queue, settle payments, and checkpoint the database.
     pub async fn sweep(&self) -> Result<Sweep, Error> {
@@ -913,8 +919,7 @@ impl Coordinator {
         self.running.sweep();
         let expired = self.store.expire_due(now).await?;
         for id in &expired {
-            self.running.forget(id);
-            self.finished.fire(id);
+            self.ended_here(id);
         }
         let expired = expired.len();
         self.store.delete_expired_sign_ins(now).await?;
@@ -926,10 +931,13 @@ impl Coordinator {
         if offline > 0 {
             self.store.drop_leases_of_offline(now).await?;
         }
-        let requeued = self
+        let (requeued, failed) = self
             .store
             .release_lapsed(now, self.config.max_attempts)
             .await?;
+        for id in &failed {
+            self.ended_here(id);
+        }
         let settled = match self.settle().await {
             Ok(n) => n,
             Err(error) => {

@@ -1181,8 +1181,12 @@ impl Store {
     }
 
     /// Running jobs whose miner stopped renewing its lease: queued again while attempts remain,
-    /// failed otherwise. Returns how many went back to the queue.
-    pub async fn release_lapsed(&self, now: i64, max_attempts: i32) -> Result<u64, StoreError> {
+    /// failed otherwise. Returns how many went back to the queue, and the ids of those failed.
+    pub async fn release_lapsed(
+        &self,
+        now: i64,
+        max_attempts: i32,
+    ) -> Result<(u64, Vec<String>), StoreError> {
         let requeued = sqlx::query(
             "UPDATE jobs SET state = 'QUEUED', assigned_miner_id = NULL, lease_expires_at = NULL, \
              started_at = NULL, progress = NULL, partial = NULL \
@@ -1193,15 +1197,19 @@ impl Store {
         .execute(&self.writer)
         .await?
         .rows_affected();
-        sqlx::query(
+        let failed = sqlx::query(
             "UPDATE jobs SET state = 'FAILED', error = 'the miner stopped answering, too many times', \
              finished_at = $1, lease_expires_at = NULL \
-             WHERE state = 'RUNNING' AND lease_expires_at <= $1",
+             WHERE state = 'RUNNING' AND lease_expires_at <= $1 RETURNING id",
         )
         .bind(now)
-        .execute(&self.writer)
+        .fetch_all(&self.writer)
         .await?;
-        Ok(requeued)
+        let failed = failed
+            .iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
+            .collect::<Result<_, StoreError>>()?;
+        Ok((requeued, failed))
     }
 
     pub async fn receipts_of(&self, job_id: &str) -> Result<Vec<Value>, StoreError> {

@@ -295,6 +295,14 @@ async fn a_job_whose_miners_keep_vanishing_fails_after_its_attempts() -> anyhow:
         let job = coord.client_job("c", &submitted.id).await?;
         assert_eq!(job.state, JobState::Failed, "{}", db.name);
         assert_eq!(job.attempts, 3);
+        // Its client hears at once, not at a wait's next read a second later.
+        let (waited, _) = tokio::time::timeout(
+            Duration::from_millis(500),
+            coord.wait_result("c", &submitted.id, Duration::from_secs(20)),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("{}: the wait on a failed job waited", db.name))??;
+        assert_eq!(waited.state, JobState::Failed, "{}", db.name);
     }
     Ok(())
 }
