@@ -59,16 +59,20 @@ impl Finished {
     }
 
     /// Wakes every client waiting on job `id`, handing them the job as it finished with its
-    /// receipt (what reading it back would give), made only if someone waits.
-    pub(crate) fn fire_with(&self, id: &str, outcome: impl FnOnce() -> Outcome) {
-        if let Ok(jobs) = self.jobs.lock()
-            && let Some(signal) = jobs.get(id)
-        {
-            if let Ok(mut slot) = signal.outcome.lock() {
-                *slot = Some(Arc::new(outcome()));
-            }
-            signal.notify.notify_waiters();
+    /// receipt (what reading it back would give), made only if someone waits; whether someone
+    /// did.
+    pub(crate) fn fire_with(&self, id: &str, outcome: impl FnOnce() -> Outcome) -> bool {
+        let Ok(jobs) = self.jobs.lock() else {
+            return false;
+        };
+        let Some(signal) = jobs.get(id) else {
+            return false;
+        };
+        if let Ok(mut slot) = signal.outcome.lock() {
+            *slot = Some(Arc::new(outcome()));
         }
+        signal.notify.notify_waiters();
+        true
     }
 
     #[cfg(test)]
@@ -155,13 +159,16 @@ mod tests {
         };
         finished.fire("job-2");
         assert!(other.outcome().is_none(), "a plain fire carries nothing");
-        finished.fire_with("job-1", || (job.clone(), None));
+        assert!(
+            finished.fire_with("job-1", || (job.clone(), None)),
+            "job-1 has a waiter"
+        );
         assert_eq!(
             waiting.outcome().map(|o| o.0.id.clone()),
             Some("job-1".into())
         );
         assert!(other.outcome().is_none());
         // Nobody waits on job-3: its outcome is not even made.
-        finished.fire_with("job-3", || unreachable!("made for nobody"));
+        assert!(!finished.fire_with("job-3", || unreachable!("made for nobody")));
     }
 }

@@ -695,7 +695,7 @@ impl Coordinator {
             receipt: stored,
             ..
         } = finish;
-        self.finished.fire_with(job_id, || {
+        let awaited = self.finished.fire_with(job_id, || {
             let job = Job {
                 state,
                 result,
@@ -708,8 +708,10 @@ impl Coordinator {
             };
             (job, stored.map(|(_, receipt, _)| receipt))
         });
-        // Its waiting clients hear first; the miner's answer only lets it poll again.
-        tokio::task::yield_now().await;
+        if awaited {
+            // Its waiting clients hear first; the miner's answer only lets it poll again.
+            tokio::task::yield_now().await;
+        }
         self.slot_freed(miner_id).await;
         Ok(receipt)
     }
