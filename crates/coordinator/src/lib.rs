@@ -346,7 +346,8 @@ impl Coordinator {
                 terms.job_id.clone()
             }
             (None, Some(chosen)) => chosen.clone(),
-            (None, None) => random_hex(16),
+            // In time order, so that jobs' ids fill their index from its end.
+            (None, None) => types::id::uuid_v7_hex(system_now() as u64, rand::random()),
         };
         if id.is_empty()
             || id.len() > types::tx::MAX_JOB_ID_LEN

@@ -473,12 +473,13 @@ impl Worker {
 
     /// The receipt for `job`, signed with this miner's key.
     fn receipt(&self, job: &Assigned, result: &Value, units_ms: u64) -> Value {
-        let now = std::time::SystemTime::now()
+        let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+            .map_or(0, |d| d.as_millis() as u64);
+        let now = now_ms / 1_000;
         let claim = JobReceipt {
-            receipt_id: hex::encode(rand::random::<[u8; 16]>()),
+            // In time order, so the coordinator files it on its receipts' last index page.
+            receipt_id: types::id::uuid_v7_hex(now_ms, rand::random()),
             job_id: job.job_id.clone(),
             provider: self.miner_id.clone(),
             client: job.client.clone(),

@@ -5,6 +5,7 @@ pub mod amount;
 pub mod block;
 pub mod encoding;
 pub mod hash;
+pub mod id;
 pub mod keyfile;
 pub mod keys;
 pub mod merkle;

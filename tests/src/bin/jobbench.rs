@@ -118,11 +118,14 @@ async fn issue(
     tests::stack::issue_at(http, &args.url, &args.admin_key, role, identity).await
 }
 
-fn unix_now() -> u64 {
+fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn unix_now() -> u64 {
+    unix_ms() / 1_000
 }
 
 /// A simulated miner: long-polls, and answers each job at once with a signed receipt.
@@ -177,7 +180,8 @@ async fn miner(
         shared.assigned.notify_waiters();
         let result = json!({ "text": "ok" });
         let claim = JobReceipt {
-            receipt_id: hex::encode(rand::random::<[u8; 16]>()),
+            // Made as `aitbc-miner` makes them, in time order.
+            receipt_id: types::id::uuid_v7_hex(unix_ms(), rand::random()),
             job_id: id.clone(),
             provider: identity.clone(),
             client: job["client"].as_str().unwrap_or_default().into(),

@@ -229,6 +229,30 @@ async fn a_job_runs_once_and_its_receipt_verifies() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn jobs_get_uuid_ids_in_the_order_they_were_submitted() -> anyhow::Result<()> {
+    for db in both().await {
+        let clock = Clock::new();
+        let coord = coordinator(&db, &clock).await;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            ids.push(coord.submit("alice", job(&format!("j{n}")), None).await?.id);
+            // Ids are ordered by the millisecond they were made in.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for id in &ids {
+            // The earlier system's form: a UUID (here of version 7) as 32 hex digits.
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            assert_eq!(&id[12..13], "7", "{id} is a version 7 UUID");
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "{}: ids sort as the jobs came", db.name);
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn idempotency_keys_return_the_same_job_or_refuse_another_body() -> anyhow::Result<()> {
     for db in both().await {
         let clock = Clock::new();
