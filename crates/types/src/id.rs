@@ -1,8 +1,9 @@
 //! Time-ordered identifiers (UUID version 7, written as 32 hex digits like the earlier system's uuid4 hex) for what the coordinator and the miner name: ids made in order sit side by side in the indexes that hold them, so a new one lands on the index's last page rather than on a random one.
 
-/// A UUID version 7 (RFC 9562) in 32 lowercase hex digits: `unix_ms`'s low 48 bits first, then
-/// the version, 74 bits of `random` and the variant. Ids of later milliseconds sort after earlier
-/// ones, as text as well as bytes; within one millisecond they are in random order.
+/// A UUID version 7 (RFC 9562) in 32 lowercase hex digits: `unix_ms`'s low 48 bits, then
+/// `random`, of whose 80 bits the version and the variant replace 6. Ids of later milliseconds
+/// sort after earlier ones, as text as well as bytes; within one millisecond they are in random
+/// order.
 pub fn uuid_v7_hex(unix_ms: u64, random: [u8; 10]) -> String {
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&unix_ms.to_be_bytes()[2..]);
