@@ -472,20 +472,23 @@ impl Coordinator {
         }
         let deadline = tokio::time::Instant::now() + wait.min(self.config.max_poll_wait);
         let watch = self.finished.watch(id);
-        // A job handed to a miner here and not yet back needs no read: it has not finished, or
-        // it finished elsewhere (found by the read a second later).
-        let mut read = !self.running.runs_for(id, client_id);
+        let mut first = true;
         loop {
             let finished = watch.signal().notified();
             tokio::pin!(finished);
             finished.as_mut().enable();
-            if read {
+            // At first, a job handed to a miner here and not yet back needs no read: it has not
+            // finished, or it finished elsewhere (found by the read a second later). Asked only
+            // now that the signal is armed: every end here forgets the job there before it
+            // fires, so an end after this answer still wakes this wait.
+            let running_here = first && self.running.runs_for(id, client_id);
+            first = false;
+            if !running_here {
                 match self.result(client_id, id).await {
                     Err(Error::TooEarly) if tokio::time::Instant::now() < deadline => {}
                     outcome => return outcome,
                 }
             }
-            read = true;
             let again = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
             tokio::select! {
                 () = finished => {}

@@ -64,7 +64,8 @@ impl RunningHere {
             .is_some_and(|handed| handed.job.client_id == client_id && handed.at.elapsed() < KEPT)
     }
 
-    /// Forgets job `id`, which ended here without its miner's report (canceled, expired).
+    /// Forgets job `id`, which ended here without its miner's report (canceled, expired, its
+    /// lease lapsed too often).
     pub(crate) fn forget(&self, id: &str) {
         if let Ok(mut running) = self.0.lock() {
             running.remove(id);
