@@ -13,6 +13,11 @@ use miner::{
 };
 use types::{Address, SecretKey};
 
+/// mimalloc, as in the server: every job allocates and frees the HTTP exchanges' and JSON's
+/// small buffers, where glibc's allocator took about a tenth of this process's time per job.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "aitbc-miner",
